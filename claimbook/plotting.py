@@ -1,0 +1,86 @@
+"""Small plotting helpers shared by several chapters.
+
+Introduced in chapter 00 (Start here). Each `plot_*` / `show_*` function takes
+data (arrays, dicts), draws on `ax` (or a new axes) and returns the axes; none
+of them prints or changes global settings (`setup()` does that once).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def _axes(ax=None, figsize=None):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def to_hwc(img) -> np.ndarray:
+    """A (3, H, W) or (H, W, 3) tensor/array as an (H, W, 3) float array in [0, 1]."""
+    a = img.detach().cpu().numpy() if hasattr(img, "detach") else np.asarray(img)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = a.transpose(1, 2, 0)
+    return np.clip(a, 0, 1)
+
+
+def show_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: int = 8,
+                size: float = 1.3, axes=None):
+    """A grid of images, optionally titled and with (x0, y0, x1, y1) boxes drawn."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    n = len(images)
+    if axes is None:
+        nrows = (n + ncols - 1) // ncols
+        _, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
+    axes = np.asarray(axes).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(to_hwc(images[i]), interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+        if boxes is not None:
+            x0, y0, x1, y1 = [float(v) for v in boxes[i]]
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                   edgecolor="yellow", linewidth=1.2))
+    return axes
+
+
+def overlay(image, heat, ax=None, alpha: float = 0.5, cmap: str = "magma"):
+    """An image with a heatmap (any resolution) stretched over it."""
+    ax = _axes(ax)
+    img = to_hwc(image)
+    h = heat.detach().cpu().numpy() if hasattr(heat, "detach") else np.asarray(heat)
+    ax.imshow(img, interpolation="nearest")
+    ax.imshow(h, cmap=cmap, alpha=alpha, interpolation="bilinear",
+              extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+    ax.axis("off")
+    return ax
+
+
+def plot_curves(curves: Mapping[str, Sequence[float]], x: Mapping[str, Sequence[float]] | None = None,
+                ax=None, xlabel: str = "step", ylabel: str = "loss", logx: bool = False,
+                logy: bool = False, title: str | None = None):
+    """Several named curves on one axes (training curves, LR-finder curves)."""
+    ax = _axes(ax)
+    for name, ys in curves.items():
+        xs = x[name] if x is not None and name in x else np.arange(len(ys))
+        ax.plot(xs, ys, label=name)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,103 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from claimbook import claims
+from claimbook.claims import (CAVEAT, FAILS, HOLDS, NOT_CHECKED, OUTDATED, ClaimError,
+                              VerdictMismatch, decide, fmt, parse_line, record)
+
+
+@pytest.mark.parametrize(
+    "holds, caveat, held_then, expected",
+    [
+        (True, None, None, HOLDS),
+        (True, "only for X", None, CAVEAT),
+        (True, None, True, HOLDS),
+        (False, None, None, FAILS),
+        (False, None, False, FAILS),
+        (False, None, True, OUTDATED),
+        (False, "a note", True, OUTDATED),
+        (None, None, None, NOT_CHECKED),
+        (None, "needs a GPU", None, NOT_CHECKED),
+    ],
+)
+def test_decide_every_outcome(holds, caveat, held_then, expected):
+    assert decide(holds, caveat=caveat, held_then=held_then) == expected
+
+
+def test_decide_rejects_holds_now_but_not_then():
+    with pytest.raises(ClaimError):
+        decide(True, held_then=False)
+
+
+@pytest.mark.parametrize(
+    "x, out",
+    [(0.0, "0"), (1.23456, "1.23"), (0.0123456, "0.0123"), (123456.0, "1.23e+05"),
+     (2e-7, "2.00e-07"), (3, "3"), (True, "True"), (float("nan"), "nan"), (-0.5, "-0.500")],
+)
+def test_fmt(x, out):
+    assert fmt(x) == out
+
+
+def test_below_hides_float_noise():
+    assert claims.below(2e-7, 1e-6) == "<1e-06"
+    assert claims.below(0.5, 1e-6) == "0.500"
+
+
+def test_record_prints_one_parsable_line(capsys):
+    v = record("fd-xent", holds=True, evidence={"diff": 1.234567e-9, "n": 3}, expect=HOLDS)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    d = parse_line(out.strip())
+    assert d["id"] == "fd-xent" and d["verdict"] == HOLDS and d["source"] == "FA18 L2, L5"
+    assert d["evidence"] == "diff=1.23e-09, n=3" and d["note"] == ""
+    assert v.verdict == HOLDS and claims.RECORDED["fd-xent"] == v
+
+
+def test_record_with_caveat_roundtrips(capsys):
+    record("fd-y-range", holds=True, evidence="gap=0.1 (rmse)", caveat="only with few epochs")
+    d = parse_line(capsys.readouterr().out)
+    assert d["verdict"] == CAVEAT and d["evidence"] == "gap=0.1 (rmse)"
+    assert d["note"] == "only with few epochs"
+
+
+def test_record_guard_fails_on_changed_verdict(capsys):
+    with pytest.raises(VerdictMismatch, match="measured 'does not hold'"):
+        record("dlr-slice-single", holds=False, evidence="x", expect=OUTDATED)
+    assert "[does not hold] dlr-slice-single" in capsys.readouterr().out
+
+
+def test_record_rejects_unknown_ids_and_verdicts():
+    with pytest.raises(ClaimError, match="unknown claim"):
+        record("no-such-claim", holds=True, evidence="")
+    with pytest.raises(ClaimError, match="not a verdict"):
+        record("fd-xent", holds=True, evidence="", expect="maybe")
+
+
+def test_parse_line_ignores_other_output():
+    assert parse_line("epoch 1 loss 0.3") is None
+    assert parse_line("[holds] fd-xent (x): no evidence marker") is None
+
+
+def test_summary_markdown_lists_recorded():
+    v = claims.Verdict("fd-xent", "FA18", "c", HOLDS, "a|b")
+    md = claims.summary_markdown([v])
+    assert "| `fd-xent` | FA18 | **holds** | a\\|b |" in md
+
+
+def test_inventory_matches_shared_claims(repo_root):
+    shared = repo_root.parent / "shared" / "claims.md"
+    if not shared.exists():
+        pytest.skip("shared/claims.md is not beside this checkout")
+    rows = re.findall(r"^\| ([a-z]+-[a-z0-9-]+) \| ([^|]+) \|", shared.read_text(), re.M)
+    ids = {cid: src.strip() for cid, src in rows}
+    assert set(ids) <= set(claims.CLAIMS), sorted(set(ids) - set(claims.CLAIMS))
+    for cid, src in ids.items():
+        assert claims.CLAIMS[cid][0] == src, cid
+
+
+def test_every_claim_has_a_known_source():
+    for cid, (src, chapter, text) in claims.CLAIMS.items():
+        assert src.split()[0] in claims.SOURCES, cid
+        assert re.fullmatch(r"\d\d_[a-z_]+", chapter) and text.endswith("."), cid

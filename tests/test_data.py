@@ -1,0 +1,128 @@
+import time
+
+import numpy as np
+import pytest
+
+from claimbook.config import get_budget
+from claimbook.data import (SOURCE_CLASSES, TARGET_CLASSES, PetsUnavailable, make_ratings,
+                            make_sequences, make_shapes, make_tabular, pets_dls, pets_label,
+                            pets_path, shapes_dls, shapes_task)
+
+
+def test_shapes_are_deterministic_and_seed_dependent():
+    a, b = make_shapes(64, seed=3), make_shapes(64, seed=3)
+    c = make_shapes(64, seed=4)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.boxes, b.boxes)
+    assert not np.array_equal(a.x, c.x)
+    assert not np.array_equal(a.x, make_shapes(64, seed=3, split="valid").x)
+
+
+@pytest.mark.parametrize("task, classes", [("source", SOURCE_CLASSES), ("target", TARGET_CLASSES)])
+def test_shapes_ground_truth(task, classes):
+    d = make_shapes(240, task=task, size=32, seed=0)
+    assert d.x.shape == (240, 3, 32, 32) and d.x.dtype == np.float32
+    assert 0.0 <= d.x.min() and d.x.max() <= 1.0
+    assert d.classes == classes
+    assert np.bincount(d.y).tolist() == [240 // len(classes)] * len(classes)  # balanced
+    for m, (x0, y0, x1, y1) in zip(d.masks, d.boxes):
+        assert m.sum() > 10
+        inside = np.zeros_like(m)
+        inside[y0:y1, x0:x1] = True
+        assert not (m & ~inside).any()  # mask within box
+        assert m[y0].any() and m[y1 - 1].any() and m[:, x0].any() and m[:, x1 - 1].any()
+
+
+def test_shape_pixels_differ_from_background():
+    d = make_shapes(200, seed=1, noise=0.0)
+    for img, m in zip(d.x, d.masks):
+        fg = img[:, m].mean(1)
+        bg = img[:, ~m].mean(1)
+        assert np.abs(fg - bg).max() > 0.2  # visible in at least one channel
+
+
+def test_small_budget_generation_is_fast():
+    b = get_budget("small", device="cpu")
+    t = time.perf_counter()
+    for task in ("source", "target"):
+        for split in ("train", "valid"):
+            shapes_task(b, task, split)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="task="):
+        make_shapes(4, task="animals")
+    with pytest.raises(ValueError, match="split="):
+        make_shapes(4, split="holdout")
+
+
+def test_shapes_dls_batches():
+    b = get_budget("small", device="cpu")
+    dls = shapes_dls(b, "target", bs=32)
+    xb, yb = dls.one_batch()
+    assert tuple(xb.shape) == (32, 3, 32, 32) and yb.max() < 4 and dls.c == 4
+    dls2 = shapes_dls(b, "target", bs=32)
+    assert np.array_equal(dls2.one_batch()[1].numpy(), yb.numpy())  # same shuffle
+
+
+def test_tabular_sequence_ratings():
+    t = make_tabular(500, seed=0)
+    assert t.x.shape == (500, 8) and set(np.unique(t.y)) <= {0, 1, 2}
+    assert np.array_equal(t.y, make_tabular(500, seed=0).y)
+    s = make_sequences(300, seed=0)
+    assert s.x.shape == (300, 12) and s.x.max() < s.vocab and 0.3 < s.y.mean() < 0.7
+    r = make_ratings(1000, seed=0)
+    assert r.ratings.min() >= 0.5 and r.ratings.max() <= 5.0
+    assert r.users.max() < r.n_users and r.items.max() < r.n_items
+
+
+def _fake_pets(root, breeds=("Abyssinian", "great_pyrenees", "yorkshire_terrier"), n=6):
+    from PIL import Image
+
+    img_dir = root / "images"
+    img_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for breed in breeds:
+        for i in range(1, n + 1):
+            arr = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+            Image.fromarray(arr).save(img_dir / f"{breed}_{i}.jpg")
+    return root
+
+
+def test_pets_label_is_the_lessons_regex():
+    assert pets_label("great_pyrenees_173.jpg") == "great_pyrenees"
+    assert pets_label("/x/Abyssinian_1.jpg") == "Abyssinian"
+    with pytest.raises(ValueError):
+        pets_label("notes.txt")
+
+
+def test_pets_loader_on_a_folder_in_the_pets_layout(tmp_path):
+    root = _fake_pets(tmp_path / "oxford-iiit-pet")
+    dls = pets_dls(root, size=32, bs=4, seed=42, device="cpu")
+    assert list(dls.vocab) == ["Abyssinian", "great_pyrenees", "yorkshire_terrier"]
+    assert len(dls.train_ds) + len(dls.valid_ds) == 18 and len(dls.valid_ds) == 3
+    xb, yb = dls.one_batch()
+    assert tuple(xb.shape) == (4, 3, 32, 32)
+    for fname, (_, y) in zip(dls.valid_ds.items, dls.valid_ds):
+        assert dls.vocab[int(y)] == pets_label(fname)
+
+
+def test_pets_path_env_and_offline_failure(tmp_path, monkeypatch):
+    root = _fake_pets(tmp_path / "pets", n=1)
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(root))
+    assert pets_path() == root
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(tmp_path / "missing"))
+    with pytest.raises(PetsUnavailable, match="no images/"):
+        pets_path()
+    monkeypatch.delenv("CLAIMBOOK_PETS")
+    monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))
+    t = time.perf_counter()
+    with pytest.raises(PetsUnavailable, match="untar_data"):
+        pets_path(online=False)
+    assert time.perf_counter() - t < 5
+
+
+def test_pets_loader_rejects_empty_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    with pytest.raises(PetsUnavailable, match="no images"):
+        pets_dls(tmp_path)

@@ -1,0 +1,79 @@
+import time
+
+import pytest
+import torch
+
+from claimbook import models
+from claimbook.models import PretrainConfig, ResNetSmall, pretrained_state, resnet_small
+
+TINY = PretrainConfig(widths=(4, 8, 8, 8), n_train=64, epochs=1, bs=32)
+
+
+def test_layout_mirrors_torchvision_resnet():
+    import torchvision
+
+    names = [n for n, _ in ResNetSmall().named_children()]
+    assert names == [n for n, _ in torchvision.models.resnet18().named_children()]
+    feats = torch.nn.Sequential(*list(ResNetSmall().children())[:-2])(torch.zeros(2, 3, 32, 32))
+    assert tuple(feats.shape) == (2, 128, 4, 4)  # strides 1, 2, 2, 2
+
+
+def test_cache_builds_once_then_loads(tmp_cache, monkeypatch):
+    state1, info1 = pretrained_state(TINY)
+    path = models.cache_path(TINY)
+    assert path.exists() and path.parent == tmp_cache
+    assert 0.0 <= info1["valid_acc"] <= 1.0 and info1["config"]["n_train"] == 64
+
+    def boom(cfg):
+        raise AssertionError("retrained although cached")
+
+    monkeypatch.setattr(models, "_pretrain", boom)
+    t = time.perf_counter()
+    state2, info2 = pretrained_state(TINY)
+    assert time.perf_counter() - t < 2
+    assert info2 == info1
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    assert not list(tmp_cache.glob("*.tmp"))  # atomic write leaves no temp files
+
+
+def test_cache_key_depends_on_config():
+    assert TINY.key() != PretrainConfig(widths=(4, 8, 8, 8), n_train=64, epochs=2, bs=32).key()
+    assert TINY.key() == PretrainConfig(widths=(4, 8, 8, 8), n_train=64, epochs=1, bs=32).key()
+
+
+def test_pretraining_is_deterministic_and_keeps_caller_rng(tmp_cache):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    s1, _ = models._pretrain(TINY)
+    assert torch.equal(torch.get_rng_state(), before)
+    s2, _ = models._pretrain(TINY)
+    assert all(torch.equal(s1[k], s2[k]) for k in s1)
+
+
+def test_pretrained_weights_load_into_the_arch(tmp_cache):
+    m = resnet_small(pretrained=True, cfg=TINY)
+    state, _ = pretrained_state(TINY)
+    assert torch.equal(m.conv1.weight, state["conv1.weight"])
+    assert resnet_small(num_classes=4, cfg=TINY).fc.out_features == 4
+
+
+def test_vision_learner_gets_three_groups(tmp_cache):
+    from fastai.vision.all import vision_learner
+
+    from claimbook import setup
+    from claimbook.data import shapes_dls
+
+    b = setup("small", quiet=True)
+    dls = shapes_dls(b, "target", bs=16)
+    learn = vision_learner(dls, models.resnet_small, n_out=dls.c, pretrained=False)
+    groups = learn.splitter(learn.model)
+    assert len(groups) == 3
+    n_params = sum(p.numel() for g in groups for p in g)
+    assert n_params == sum(p.numel() for p in learn.model.parameters())
+
+
+def test_budget_arch():
+    from claimbook.config import get_budget
+
+    assert models.budget_arch(get_budget("small", device="cpu")) is resnet_small
+    assert models.budget_arch(get_budget("full", device="cpu")).__name__ == "resnet34"
