@@ -12,9 +12,22 @@ NBVAL_FLAGS := $(NBVAL_MODE) --nbval-current-env --nbval-sanitize-with tests/nbv
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test install unit nbval build-book execute ledger cache clean
+NPM_STAMP := node_modules/.claimbook-installed
+# The browser test drives Debian's Chromium (.ci/run installs it); nothing downloads one.
+SITE_TEST_FLAGS := -q -p no:cacheprovider --durations=5
+
+.PHONY: book test install site-deps unit nbval build-book site-test execute ledger cache clean
 
 install: $(STAMP)
+
+# The site's third-party JavaScript (ipywidgets 8 embedder, MathJax) comes from the
+# npm registry, pinned in package.json / package-lock.json; claimbook.site copies
+# the files the pages load into _build/html/_static/vendor during the build.
+site-deps: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -32,21 +45,26 @@ execute: install cache
 ledger: install
 	$(PY) -m claimbook.ledger
 
-build-book: install
+build-book: install site-deps
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "HTML book: file://$(CURDIR)/_build/html/index.html"
 
-book: install $(if $(EXECUTE),execute ledger)
+book: install site-deps $(if $(EXECUTE),execute ledger)
 	$(VENV)/bin/jupyter-book build . --keep-going
 	@echo "HTML book: file://$(CURDIR)/_build/html/index.html"
 
 unit: install
-	$(PY) -m pytest tests -q -p no:cacheprovider --durations=10
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=10 --ignore=tests/test_site.py
 
 nbval: install cache
 	$(PY) -m pytest $(NBVAL_FLAGS) notebooks
 
-test: unit nbval build-book
+# Every page of the built book in headless Chromium, served from localhost;
+# screenshots of the home page, the ledger and a chapter land in _build/screenshots.
+site-test: install build-book
+	CLAIMBOOK_SITE_TEST=required $(PY) -m pytest tests/test_site.py $(SITE_TEST_FLAGS)
+
+test: unit nbval build-book site-test
 
 clean:
 	rm -rf _build

@@ -1,0 +1,79 @@
+// Filter the claims ledger by verdict and by text. The table is complete without
+// this script; it only adds a row of toggle buttons and a search box above it.
+(function () {
+  "use strict";
+
+  function verdictOf(row) {
+    var badge = row.querySelector(".verdict");
+    if (!badge) return null;
+    for (var i = 0; i < badge.classList.length; i++) {
+      var c = badge.classList[i];
+      if (c.indexOf("verdict-") === 0) return { key: c, label: badge.textContent.trim() };
+    }
+    return null;
+  }
+
+  function setUp(container) {
+    var table = container.querySelector("table");
+    if (!table || container.querySelector(".ledger-filter")) return;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+    var verdicts = [], seen = {}, active = null, query = "";
+    rows.forEach(function (row) {
+      var v = verdictOf(row);
+      row.dataset.verdict = v ? v.key : "";
+      if (v && !seen[v.key]) { seen[v.key] = { label: v.label, n: 0 }; verdicts.push(v.key); }
+      if (v) seen[v.key].n += 1;
+    });
+
+    var bar = document.createElement("div");
+    bar.className = "ledger-filter";
+    bar.setAttribute("role", "toolbar");
+    bar.setAttribute("aria-label", "Filter the ledger by verdict");
+    var count = document.createElement("span");
+    count.className = "ledger-count";
+    count.setAttribute("aria-live", "polite");
+
+    function apply() {
+      var shown = 0;
+      rows.forEach(function (row) {
+        var ok = (!active || row.dataset.verdict === active) &&
+          (!query || row.textContent.toLowerCase().indexOf(query) !== -1);
+        row.hidden = !ok;
+        if (ok) shown += 1;
+      });
+      buttons.forEach(function (b) {
+        b.setAttribute("aria-pressed", String((b.dataset.verdict || null) === active));
+      });
+      count.textContent = "showing " + shown + " of " + rows.length;
+    }
+
+    function button(key, text) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "verdict " + (key || "verdict-all");
+      b.dataset.verdict = key || "";
+      b.textContent = text;
+      b.addEventListener("click", function () { active = key; apply(); });
+      bar.appendChild(b);
+      return b;
+    }
+
+    var buttons = [button(null, "all · " + rows.length)];
+    verdicts.forEach(function (k) { buttons.push(button(k, seen[k].label + " · " + seen[k].n)); });
+    var search = document.createElement("input");
+    search.type = "search";
+    search.placeholder = "filter by text (claim, source, evidence)";
+    search.setAttribute("aria-label", "Filter the ledger by text");
+    search.addEventListener("input", function () { query = search.value.trim().toLowerCase(); apply(); });
+    bar.appendChild(search);
+    bar.appendChild(count);
+    container.insertBefore(bar, container.firstChild);
+    apply();
+  }
+
+  function init() {
+    document.querySelectorAll(".claim-ledger").forEach(setUp);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
