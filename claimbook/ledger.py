@@ -117,11 +117,27 @@ def badge(verdict: str, text: str | None = None) -> str:
     return f"[{text if text is not None else verdict}]{{.verdict .verdict-{cls}}}"
 
 
-def _chapter_link(r: dict, prefix: str = "../notebooks/") -> str:
-    link = f"{prefix}{r['chapter']}.ipynb" + (f"#{r['anchor']}" if r["anchor"] else "")
+def _chapter_link(r: dict, in_book: frozenset[str] | None = None) -> str:
+    """`Chapter › Section`, linked to the section's anchor when the chapter is in the book.
+
+    A chapter not yet listed in _toc.yml is named without a link (a link to a page
+    the book does not build would fail the strict build).
+    """
     chapter = r["chapter_title"].split(":")[0].strip()
-    where = f"{chapter} › {r['section']}" if r["section"] else chapter
-    return f"[{_md(where)}]({link})"
+    where = _md(f"{chapter} › {r['section']}" if r["section"] else chapter)
+    if in_book is not None and f"notebooks/{r['chapter']}" not in in_book:
+        return f"{where} (chapter not in the book yet)"
+    link = f"../notebooks/{r['chapter']}.ipynb" + (f"#{r['anchor']}" if r["anchor"] else "")
+    return f"[{where}]({link})"
+
+
+def toc_files(root: Path) -> frozenset[str] | None:
+    """The files `_toc.yml` lists (e.g. 'notebooks/00_start_here'), None without a toc."""
+    toc = root / "_toc.yml"
+    if not toc.exists():
+        return None
+    return frozenset(re.findall(r"^\s*-?\s*file:\s*(\S+?)(?:\.ipynb|\.md)?\s*$",
+                                toc.read_text(), flags=re.M))
 
 
 def _latest(rows: list[dict]) -> dict[str, dict]:
@@ -155,8 +171,8 @@ def _versions_table(versions: dict[str, str]) -> list[str]:
     return out
 
 
-def render(rows: list[dict], versions: dict[str, str]) -> str:
-    """The ledger page (book/claims.md)."""
+def render(rows: list[dict], versions: dict[str, str], in_book: frozenset[str] | None = None) -> str:
+    """The ledger page (book/claims.md); `in_book`: the chapters to link (default all)."""
     latest = _latest(rows)
     n = counts(rows)
     missing = [cid for cid in CLAIMS if cid not in latest]
@@ -185,7 +201,7 @@ def render(rows: list[dict], versions: dict[str, str]) -> str:
             ev = _evidence(r["evidence"]) + (f" *{_md(r['note'])}*" if r["note"] else "")
             out.append(
                 f"| {_md(r['claim'])} `{cid}` | {_md(r['source'])} | {badge(r['verdict'])} "
-                f"| {ev} | {_chapter_link(r)} |"
+                f"| {ev} | {_chapter_link(r, in_book)} |"
             )
     out += [":::"]
     if missing:
@@ -209,7 +225,7 @@ def render(rows: list[dict], versions: dict[str, str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_summary(rows: list[dict]) -> str:
+def render_summary(rows: list[dict], in_book: frozenset[str] | None = None) -> str:
     """The home page's verdict summary (book/_verdict_summary.md, included by intro.md)."""
     latest = _latest(rows)
     n = counts(rows)
@@ -227,8 +243,8 @@ def render_summary(rows: list[dict]) -> str:
         out += ["**The most surprising so far**", ""]
         for r in surprising:
             note = f" *{_md(r['note'])}*" if r["note"] else ""
-            out.append(f"- {badge(r['verdict'])} {_md(r['claim'])} ({_md(r['source'])}).{note} "
-                       f"{_chapter_link(r)}")
+            out.append(f"- {badge(r['verdict'])} {_md(r['claim'].rstrip('.'))} ({_md(r['source'])}).{note}"
+                       f" → {_chapter_link(r, in_book)}")
     else:
         out.append("No claim has been found wanting yet.")
     out += ["", "Every verdict, with its evidence: [the claims ledger](claims.md).", "", ":::"]
@@ -238,7 +254,8 @@ def render_summary(rows: list[dict]) -> str:
 def build(root: Path = ROOT) -> dict[Path, str]:
     """The generated files' contents, keyed by path relative to `root`."""
     rows, versions = collect(root / "notebooks")
-    return {LEDGER: render(rows, versions), SUMMARY: render_summary(rows)}
+    in_book = toc_files(root)
+    return {LEDGER: render(rows, versions, in_book), SUMMARY: render_summary(rows, in_book)}
 
 
 def main(argv=None) -> int:

@@ -146,12 +146,12 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def _static_digest(app) -> str:
-    """A hash of the book's own static files and the pinned npm versions."""
+    """A hash of the static files (the book's and the extensions') and the npm pins."""
     root, h = Path(app.srcdir), hashlib.sha256()
     for folder in app.config.html_static_path:
         for path in sorted((root / folder).rglob("*")):
             if path.is_file():
-                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+                h.update(path.as_posix().encode() + b"\0" + path.read_bytes())
     h.update(json.dumps(pinned_versions(root), sort_keys=True).encode())
     return h.hexdigest()
 

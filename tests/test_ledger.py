@@ -111,6 +111,20 @@ def test_summary_counts_and_most_surprising_first(tmp_path):
     assert html.count('class="verdict ') == 5 + 3  # chips (4 verdicts + pending) + 3 listed
 
 
+def test_chapters_outside_the_toc_are_named_not_linked(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES)
+    (tmp_path / "_toc.yml").write_text("root: book/intro\nchapters:\n  - file: notebooks/00_start_here\n")
+    assert ledger.main(["--root", str(tmp_path)]) == 0
+    text = (tmp_path / "book" / "claims.md").read_text()
+    assert "07_demo.ipynb" not in text and "(chapter not in the book yet)" in text
+    (tmp_path / "_toc.yml").write_text("root: book/intro\nchapters:\n  - file: notebooks/07_demo.ipynb\n")
+    assert ledger.main(["--root", str(tmp_path), "--check"]) == 1  # adding it to the toc: regenerate
+    assert ledger.main(["--root", str(tmp_path)]) == 0
+    assert "(../notebooks/07_demo.ipynb#a-section-with-punctuation)" in (tmp_path / "book" / "claims.md").read_text()
+
+
 def test_committed_ledger_is_up_to_date(repo_root):
     assert ledger.main(["--root", str(repo_root), "--check"]) == 0, (
         "book/claims.md or book/_verdict_summary.md is stale: run `python -m claimbook.ledger`"

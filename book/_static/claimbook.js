@@ -1,7 +1,30 @@
-// Filter the claims ledger by verdict and by text. The table is complete without
-// this script; it only adds a row of toggle buttons and a search box above it.
+// The book's own script (loaded on every page):
+// 1. filters the claims ledger by verdict and by text (the table is complete without
+//    it; it only adds a row of toggle buttons and a search box above the table);
+// 2. bridges the one MathJax 2 call the ipywidgets 8 embedder makes to MathJax 3.
 (function () {
   "use strict";
+
+  // @jupyter-widgets/html-manager typesets every widget label with MathJax 2's
+  // MathJax.Hub.Queue(["Typeset", MathJax.Hub, el]) whenever window.MathJax exists;
+  // the book loads MathJax 3, which has no Hub, so each label threw a TypeError on
+  // pages with both math and widgets. Runs at DOMContentLoaded: after the deferred
+  // MathJax script, before the embedder renders on window load.
+  function bridgeMathJax2() {
+    var mj = window.MathJax;
+    if (!mj || mj.Hub || !mj.startup) return;
+    mj.Hub = {
+      Queue: function () {
+        Array.prototype.forEach.call(arguments, function (job) {
+          if (!Array.isArray(job) || job[0] !== "Typeset") return;
+          var el = job[2];
+          mj.startup.promise
+            .then(function () { return mj.typesetPromise(el ? [el] : undefined); })
+            .catch(function (err) { console.warn("MathJax could not typeset a widget label", err); });
+        });
+      }
+    };
+  }
 
   function verdictOf(row) {
     var badge = row.querySelector(".verdict");
@@ -72,6 +95,7 @@
   }
 
   function init() {
+    bridgeMathJax2();
     document.querySelectorAll(".claim-ledger").forEach(setUp);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
