@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-SOURCES = ("numpy", "python", "torch", "np_generator", "np_randomstate", "torch_generator")
+SOURCES = (
+    "numpy", "python", "torch", "np_generator", "np_randomstate", "torch_generator"
+)
 """Where a dataset's draw comes from: the three global RNGs, or an RNG object
 created in the dataset's ``__init__``."""
 
@@ -103,7 +105,8 @@ class DrawIterable(IterableDataset):
 
 def _rng_objects(obj, depth: int = 2):
     """RNG objects held as attributes of `obj` (and of datasets/lists it holds)."""
-    rng_types = (np.random.Generator, np.random.RandomState, torch.Generator, random.Random)
+    rng_types = (np.random.Generator, np.random.RandomState, torch.Generator,
+                 random.Random)
     if depth < 0:
         return
     items = vars(obj).items() if hasattr(obj, "__dict__") else []
@@ -226,15 +229,18 @@ def collect(
     Workers are always shut down.
     """
     if old_torch and (context != "fork" or persistent_workers):
-        raise ValueError("old_torch reproduces torch < 1.9 under fork, without persistent workers")
+        raise ValueError(
+            "old_torch reproduces torch < 1.9 under fork, without persistent workers")
     seed_all(seed)
     if consume_torch_rng:
         torch.rand(consume_torch_rng)
     ds = (DrawIterable if iterable else DrawDataset)(n, source, seed)
-    gen = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
+    gen = None
+    if generator_seed is not None:
+        gen = torch.Generator().manual_seed(generator_seed)
     loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers,
-                        persistent_workers=persistent_workers, worker_init_fn=worker_init_fn,
-                        generator=gen,
+                        persistent_workers=persistent_workers,
+                        worker_init_fn=worker_init_fn, generator=gen,
                         multiprocessing_context=context if num_workers > 0 else None)
     rows = []
     try:
@@ -242,7 +248,8 @@ def collect(
             if old_torch:
                 loader.worker_init_fn = InheritParentNumpy(then=worker_init_fn)
             for idx, wid, val in loader:  # exhausting the iterator stops its workers
-                rows += [(e, int(i), int(w), float(v)) for i, w, v in zip(idx, wid, val)]
+                rows += [(e, int(i), int(w), float(v))
+                         for i, w, v in zip(idx, wid, val)]
     finally:
         shutdown(loader)
     a = np.array(rows, dtype=object) if rows else np.zeros((0, 4), dtype=object)
@@ -266,7 +273,8 @@ class Row:
     dup_across_epochs: float  # share of epoch-1 draws already drawn in epoch 0
     reproducible: bool  # same seed, same draws for every item and epoch
     seed_sensitive: bool | None  # another seed changes the draws (None: not measured)
-    draws: Draws | None = field(default=None, repr=False, compare=False)  # the first run
+    # the first run's draws
+    draws: Draws | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -283,7 +291,9 @@ def _same(a: Draws, b: Draws, epochs=(0, 1)) -> bool:
     return all(np.array_equal(a.by_epoch(e), b.by_epoch(e)) for e in epochs)
 
 
-def measure(seed: int = 0, other_seed: int = 1, reference: Draws | None = None, **kw) -> Row:
+def measure(
+    seed: int = 0, other_seed: int = 1, reference: Draws | None = None, **kw
+) -> Row:
     """Two runs with `seed` (two epochs each) and one with `other_seed` (one epoch).
 
     With `reference` (the draws of an earlier run with the same seed and settings,
@@ -293,8 +303,9 @@ def measure(seed: int = 0, other_seed: int = 1, reference: Draws | None = None, 
     a = collect(seed=seed, epochs=2, **kw)
     e0 = a.epoch == 0
     workers = np.unique(a.worker[e0])
-    dup_w = np.mean([duplicated(a.value[e0 & (a.worker == w)], a.value[e0 & (a.worker != w)])
-                     for w in workers])
+    dup_w = np.mean([
+        duplicated(a.value[e0 & (a.worker == w)], a.value[e0 & (a.worker != w)])
+        for w in workers])
     dup_e = duplicated(a.by_epoch(1), a.by_epoch(0))
     if reference is not None:
         return Row(float(dup_w), float(dup_e), _same(a, reference), None, a)

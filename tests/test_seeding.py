@@ -43,8 +43,10 @@ ROWS = [
     ("torch global RNG", {"source": "torch"}, (0.0, 0.0, True, True)),
     ("np Generator in __init__", {"source": "np_generator"}, (1.0, 1.0, True, True)),
     ("RandomState in __init__", {"source": "np_randomstate"}, (1.0, 1.0, True, True)),
-    ("torch.Generator in __init__", {"source": "torch_generator"}, (1.0, 1.0, True, True)),
-    ("persistent, global np.random", {"persistent_workers": True}, (0.0, 0.0, True, True)),
+    ("torch.Generator in __init__", {"source": "torch_generator"},
+     (1.0, 1.0, True, True)),
+    ("persistent, global np.random", {"persistent_workers": True},
+     (0.0, 0.0, True, True)),
     ("persistent, np Generator", {"persistent_workers": True, "source": "np_generator"},
      (1.0, 0.0, True, True)),
     ("IterableDataset, global np.random", {"iterable": True}, (0.0, 0.0, True, True)),
@@ -56,7 +58,8 @@ IDS = [r[0] for r in ROWS]
 
 
 def _as_tuple(row: Row):
-    return (row.dup_across_workers, row.dup_across_epochs, row.reproducible, row.seed_sensitive)
+    return (row.dup_across_workers, row.dup_across_epochs, row.reproducible,
+            row.seed_sensitive)
 
 
 @pytest.mark.parametrize("name,kw,expected", ROWS, ids=IDS)
@@ -73,7 +76,8 @@ def test_seed_worker_makes_every_row_green(name, kw, expected):
 @pytest.mark.parametrize("init_fn", [None, seed_worker], ids=["no fix", "seed_worker"])
 def test_spawn_row_matches_fork(init_fn):
     """spawn is slow (each worker imports torch): one run, compared with fork's."""
-    kw = {"persistent_workers": True, "source": "np_generator", "worker_init_fn": init_fn}
+    kw = {"persistent_workers": True, "source": "np_generator",
+          "worker_init_fn": init_fn}
     fork = collect(epochs=2, **kw)
     row = measure(context="spawn", reference=fork, **kw)
     expected = (1.0, 0.0, True, None) if init_fn is None else (0.0, 0.0, True, None)
@@ -92,13 +96,16 @@ def test_notes_fix_separates_workers_but_repeats_epochs():
 
 def test_worker_experiments_are_not_flaky():
     """The chapter's key experiments, 10 times in a row: identical results each time."""
-    configs = [{}, {"old_torch": True}, {"source": "np_generator"}, {"worker_init_fn": notes_fix},
-               {"source": "np_generator", "persistent_workers": True, "worker_init_fn": seed_worker}]
+    configs = [{}, {"old_torch": True}, {"source": "np_generator"},
+               {"worker_init_fn": notes_fix},
+               {"source": "np_generator", "persistent_workers": True,
+                "worker_init_fn": seed_worker}]
     first = [collect(epochs=2, **kw) for kw in configs]
     for _ in range(9):
         for kw, ref in zip(configs, first):
             d = collect(epochs=2, **kw)
-            assert np.array_equal(d.value, ref.value) and np.array_equal(d.worker, ref.worker)
+            assert np.array_equal(d.value, ref.value)
+            assert np.array_equal(d.worker, ref.worker)
             assert mp.active_children() == []
 
 
