@@ -64,7 +64,8 @@ class LayerHooks:
         for name, module in self.modules.items():
             self.handles.append(module.register_forward_hook(self._forward_fn(name)))
             if self.backward:
-                self.handles.append(module.register_full_backward_hook(self._backward_fn(name)))
+                hook = self._backward_fn(name)
+                self.handles.append(module.register_full_backward_hook(hook))
         return self
 
     def remove(self) -> None:

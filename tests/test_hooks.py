@@ -84,7 +84,8 @@ def test_100_register_remove_cycles_leave_no_hooks_and_no_tensor_growth(model, x
     xs = xb[:2, :, :16, :16]  # small input: the test is about hooks, not compute
 
     def cycle():
-        with LayerHooks({"l3": model.layer3, "l4": model.layer4}, backward=True) as hooks:
+        layers = {"l3": model.layer3, "l4": model.layer4}
+        with LayerHooks(layers, backward=True) as hooks:
             out = model(xs)
             out[:, 0].sum().backward()
         model.zero_grad(set_to_none=True)
@@ -121,7 +122,7 @@ def test_backward_hook_gradient_equals_autograd_and_grad_cam(model, xb):
 
 
 def test_backward_hook_on_module_ending_in_inplace_relu(xb):
-    # a full backward hook must see the gradient even when the module ends in ReLU(inplace)
+    # a full backward hook sees the gradient even when the module ends in ReLU(inplace)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True))
     with LayerHooks(net, backward=True) as hooks:
         net(xb.clone().requires_grad_()).sum().backward()
