@@ -81,6 +81,8 @@
       return b;
     }
 
+    var order = ["verdict-holds", "verdict-caveat", "verdict-outdated", "verdict-fails", "verdict-not-checked"];
+    verdicts.sort(function (a, b) { return order.indexOf(a) - order.indexOf(b); });
     var buttons = [button(null, "all · " + rows.length)];
     verdicts.forEach(function (k) { buttons.push(button(k, seen[k].label + " · " + seen[k].n)); });
     var search = document.createElement("input");
