@@ -59,7 +59,7 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     # DataLoader seeding
     "dl-seed-bug": ("TIL21", "04_dataloader_seeding", "With NumPy randomness in __getitem__ and several workers, each worker produces the same 'random' numbers."),
     "dl-seed-fix": ("TIL21", "04_dataloader_seeding", "Fix: worker_init_fn calling np.random.seed(np.random.get_state()[1][0] + worker_id)."),
-    "dl-synthetic-gt": ("TIL21", "00_start_here", "Synthetic data always comes with ground truth (location, segmentation) for free."),
+    "dl-synthetic-gt": ("TIL21", "04_dataloader_seeding", "Synthetic data always comes with ground truth (location, segmentation) for free."),
     # training recipe
     "kr-loss-at-init": ("KR19", "05_training_recipe", "Verify the loss at initialisation (for C balanced classes, about ln C)."),
     "kr-overfit-one-batch": ("KR19", "05_training_recipe", "A correct model and pipeline can drive the loss on one small batch to near zero."),
@@ -83,9 +83,9 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "fd-batchnorm": ("FA18 L6", "06_foundations", "BatchNorm normalises by batch mean/variance then applies a learned scale and shift; its momentum is an EWMA of running statistics, not optimiser momentum."),
     "fd-momentum-ewma": ("FA18 L5", "06_foundations", "SGD momentum is an exponentially weighted moving average of gradients."),
     "fd-adam": ("FA18 L5", "06_foundations", "Adam combines momentum and RMSProp."),
-    "fd-xent": ("FA18 L2, L5", "06_foundations", "Cross-entropy with softmax penalises confident wrong and unconfident right predictions; outputs must sum to one."),
+    "fd-xent": ("FA18 L2, L5", "00_start_here", "Cross-entropy with softmax penalises confident wrong and unconfident right predictions; outputs must sum to one."),
     "fd-weight-decay": ("FA18 L5", "06_foundations", "Weight decay is L2 regularisation: a penalty on the sum of squared weights."),
-    "fd-onehot-rank": ("FA18 L2", "06_foundations", "Rank of a tensor is its number of axes; a trailing underscore means in-place."),
+    "fd-onehot-rank": ("FA18 L2", "00_start_here", "Rank of a tensor is its number of axes; a trailing underscore means in-place."),
     "fd-y-range": ("FA18 L4, L5", "06_foundations", "A sigmoid output scaled to a range slightly wider than the targets' min/max works better."),
     "fd-upsample": ("FA18 L7", "06_foundations", "A transposed conv with stride 1/2 doubles the grid; nearest-neighbour upsampling then a stride-1 conv is the better way."),
     "fd-rnn-fc": ("FA18 L7", "06_foundations", "An RNN is a refactored fully connected network with shared weights."),

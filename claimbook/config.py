@@ -215,7 +215,7 @@ def _quiet_fastai(budget: Budget) -> None:
     except ImportError:  # pragma: no cover
         return
 
-    class NoLogging(Callback):
+    class QuietRecorder(Callback):
         "Silence the Recorder's per-epoch print (installed by claimbook.setup)."
         order = 100
 
@@ -223,8 +223,8 @@ def _quiet_fastai(budget: Budget) -> None:
             self.learn.logger = noop
 
     cbs = [c for c in getattr(defaults, "callbacks", [])
-           if c is not ProgressCallback and getattr(c, "__name__", "") != "NoLogging"]
-    cbs.append(ProgressCallback if budget.progress_bars else NoLogging)
+           if c is not ProgressCallback and getattr(c, "__name__", "") != "QuietRecorder"]
+    cbs.append(ProgressCallback if budget.progress_bars else QuietRecorder)
     defaults.callbacks = cbs
 
 

@@ -73,9 +73,9 @@ def test_setup_silences_fastai_on_small_budget(no_env_budget):
 
     setup(quiet=True)
     names = [c.__name__ for c in defaults.callbacks]
-    assert ProgressCallback not in defaults.callbacks and names.count("NoLogging") == 1
+    assert ProgressCallback not in defaults.callbacks and names.count("QuietRecorder") == 1
     setup(quiet=True)  # idempotent
-    assert [c.__name__ for c in defaults.callbacks].count("NoLogging") == 1
+    assert [c.__name__ for c in defaults.callbacks].count("QuietRecorder") == 1
 
 
 def test_cache_dir_respects_env(tmp_cache):
