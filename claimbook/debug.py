@@ -91,13 +91,17 @@ def backprop_dependencies(
     if not 0 <= index < n:
         raise IndexError(f"index {index} is outside a batch of {n}")
     saved = _snapshot_buffers(model)
+    # cuDNN's RNN kernels refuse a backward pass in eval mode; this check is about
+    # which inputs feed which outputs, not speed, so it runs with cuDNN switched off
+    # (a no-op on the CPU)
     try:
-        x = xb.detach().clone().requires_grad_(True)
-        out = model(x)
-        if not isinstance(out, torch.Tensor):
-            raise TypeError("the model must return one tensor")
-        target = out.select(batch_dim, index).sum()
-        (grad,) = torch.autograd.grad(target, x, allow_unused=True)
+        with torch.backends.cudnn.flags(enabled=False):
+            x = xb.detach().clone().requires_grad_(True)
+            out = model(x)
+            if not isinstance(out, torch.Tensor):
+                raise TypeError("the model must return one tensor")
+            target = out.select(batch_dim, index).sum()
+            (grad,) = torch.autograd.grad(target, x, allow_unused=True)
     finally:
         _restore_buffers(saved)
     if grad is None:  # the output does not depend on the input at all

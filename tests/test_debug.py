@@ -101,3 +101,17 @@ def test_bad_inputs_are_errors():
         backprop_dependencies(nn.Embedding(5, 2), torch.tensor([1, 2]), 0)
     with pytest.raises(IndexError):
         backprop_dependencies(conv_bn().eval(), X, 6)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_recurrent_model_in_eval_mode(device):
+    # chapter 05 runs the check in eval mode; on a GPU, cuDNN's GRU/LSTM kernels
+    # refuse backward in eval mode, so the check must not depend on them
+    model = RowSeq(bug=False).to(device).eval()
+    dep = backprop_dependencies(model, X.to(device), 3)
+    assert not dep.training and dep.ok and dep.receives == (3,)
+    buggy = RowSeq(bug=True).to(device).eval()
+    assert backprop_dependencies(buggy, X.to(device), 3).leaks
