@@ -157,27 +157,41 @@ def shapes_task(budget, task: str = "source", split: str = "train") -> ShapesDat
     return make_shapes(n, task=task, size=budget.img_size, seed=budget.seed, split=split)
 
 
-def shapes_dls(budget, task: str = "source", *, bs: int | None = None, seed: int | None = None):
-    """fastai DataLoaders (train, valid) for a shapes task on the budget's device."""
+def tensor_dls(train, valid, *, bs: int, device="cpu", seed: int | None = None, c: int | None = None):
+    """fastai DataLoaders over in-memory `(x, y)` tensor pairs, without worker processes.
+
+    Chapters 01 and 02 fine-tune on slices of the shapes tensors. The data already sit
+    in memory, so fastai's default of one worker process per core would only add
+    start-up time, and forked workers on top of a multi-threaded kernel oversubscribe
+    a 2-core machine. `seed` seeds the training shuffle (fastai draws its DataLoader
+    RNG from `random`; the global `random` state is restored afterwards); `None`
+    leaves `random` to the caller. `c` is the class count fastai's learners read.
+    """
     import torch
     from fastai.data.core import DataLoaders
+    from fastai.losses import CrossEntropyLossFlat
     from torch.utils.data import TensorDataset
 
-    train, valid = shapes_task(budget, task, "train"), shapes_task(budget, task, "valid")
-    from fastai.losses import CrossEntropyLossFlat
-
-    dsets = [TensorDataset(*d.tensors()) for d in (train, valid)]
+    dsets = [TensorDataset(*train), TensorDataset(*valid)]
     dsets[0].loss_func = CrossEntropyLossFlat()  # what fastai's Learner looks for
-    gen_seed = budget.seed if seed is None else seed
     state = random.getstate()
-    random.seed(gen_seed)  # fastai's DataLoader draws its shuffling RNG from `random`
+    if seed is not None:
+        random.seed(seed)
     try:
-        dls = DataLoaders.from_dsets(
-            *dsets, bs=bs or budget.bs, device=torch.device(budget.device), num_workers=0
-        )
+        dls = DataLoaders.from_dsets(*dsets, bs=bs, device=torch.device(device), num_workers=0)
     finally:
-        random.setstate(state)
-    dls.c = len(train.classes)
+        if seed is not None:
+            random.setstate(state)
+    if c is not None:
+        dls.c = c
+    return dls
+
+
+def shapes_dls(budget, task: str = "source", *, bs: int | None = None, seed: int | None = None):
+    """fastai DataLoaders (train, valid) for a shapes task on the budget's device."""
+    train, valid = shapes_task(budget, task, "train"), shapes_task(budget, task, "valid")
+    dls = tensor_dls(train.tensors(), valid.tensors(), bs=bs or budget.bs, device=budget.device,
+                     seed=budget.seed if seed is None else seed, c=len(train.classes))
     dls.vocab = list(train.classes)
     return dls
 

@@ -1,12 +1,14 @@
+import random
 import time
 
 import numpy as np
 import pytest
+import torch
 
 from claimbook.config import get_budget
 from claimbook.data import (SOURCE_CLASSES, TARGET_CLASSES, PetsUnavailable, make_ratings,
                             make_sequences, make_shapes, make_tabular, pets_dls, pets_label,
-                            pets_path, shapes_dls, shapes_task)
+                            pets_path, shapes_dls, shapes_task, tensor_dls)
 
 
 def test_shapes_are_deterministic_and_seed_dependent():
@@ -126,3 +128,20 @@ def test_pets_loader_rejects_empty_folder(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(PetsUnavailable, match="no images"):
         pets_dls(tmp_path)
+
+
+def test_tensor_dls_no_workers_seeded_and_leaves_random_alone():
+    b = get_budget("small", device="cpu")
+    tr, va = shapes_task(b, "target", "train"), shapes_task(b, "target", "valid")
+    x, y = tr.tensors()
+    train, valid = (x[:64], y[:64]), va.tensors()
+    dls = tensor_dls(train, valid, bs=16, seed=3, c=4)
+    assert dls.c == 4 and all(dl.fake_l.num_workers == 0 for dl in (dls.train, dls.valid))
+    first = dls.one_batch()[1]
+    assert torch.equal(tensor_dls(train, valid, bs=16, seed=3).one_batch()[1], first)
+    assert not torch.equal(tensor_dls(train, valid, bs=16, seed=4).one_batch()[1], first)
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    tensor_dls(train, valid, bs=16, seed=3)
+    assert random.random() == expected  # a seeded call restores the global `random` state
