@@ -1,14 +1,59 @@
-"""claimbook: the small helper package behind the executable companion book.
+"""claimbook: what the chapters of the executable companion book import.
 
-Modules: `config` (budgets, `setup()`), `data` (synthetic tasks with ground truth,
-the Pets loader), `models` (the small ResNet and its cached pretrained body),
-`claims` (verdicts and the inventory), `ledger` (the generated ledger page),
-`plotting`. Importing the package has no side effects.
+Modules (each says which chapter introduced it):
+
+* `budget`: the `Budget` (sizes, device, seed) read from the environment;
+* `runtime`: `setup()`, the one call every chapter's setup cell makes;
+* `claims`: the claim inventory and `record()`, which prints a verdict line;
+* `evidence`: decision rules, replicates and intervals for experiments;
+* `data`: synthetic tasks with ground truth, and the Pets loader;
+* `models`: the small ResNet and its cached pretrained body;
+* `groups`: layer groups and per-group learning rates (chapter 02);
+* `hooks`: forward/backward hooks that own their handles (chapter 03);
+* `seeding`: random draws in DataLoader workers, and the fix (chapter 04);
+* `debug`: backprop dependency checks across a batch (chapter 05);
+* `plotting`: small plotting helpers;
+* `callbacks`: the fastai callback `setup()` installs.
+
+Importing the package has no side effects (no seeding, no plot settings, no
+fastai import); `setup()` does that explicitly. The book's build tools (ledger,
+executor, Sphinx extension) live apart, in the repository's `bookbuild/`.
 """
 
-from .claims import CAVEAT, FAILS, HOLDS, NOT_CHECKED, OUTDATED, record
-from .config import Budget, BudgetError, get_budget, setup
+from . import claims, evidence
+from .budget import Budget, BudgetError, get_budget
+from .claims import (
+    CAVEAT,
+    FAILS,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_CHECKED,
+    OUTDATED,
+    below,
+    record,
+)
+from .evidence import Rule, decide, float_tolerance, paired
+from .runtime import seed_everything, setup
 
-__all__ = ["Budget", "BudgetError", "get_budget", "setup", "record",
-           "HOLDS", "CAVEAT", "OUTDATED", "FAILS", "NOT_CHECKED"]
-__version__ = "0.1.0"
+__all__ = [
+    "Budget",
+    "BudgetError",
+    "get_budget",
+    "setup",
+    "seed_everything",
+    "claims",
+    "record",
+    "below",
+    "evidence",
+    "Rule",
+    "decide",
+    "paired",
+    "float_tolerance",
+    "HOLDS",
+    "CAVEAT",
+    "OUTDATED",
+    "FAILS",
+    "INCONCLUSIVE",
+    "NOT_CHECKED",
+]
+__version__ = "0.2.0"

@@ -82,9 +82,6 @@ class ShapesData:
     def size(self) -> int:
         return self.x.shape[-1]
 
-    def subset(self, idx) -> "ShapesData":
-        return ShapesData(self.x[idx], self.y[idx], self.boxes[idx], self.masks[idx], self.classes)
-
     def tensors(self):
         """(x, y) as torch tensors, ready for a TensorDataset."""
         import torch
@@ -112,7 +109,8 @@ def make_shapes(
     A shape's half-width is drawn from `scale` (fractions of the image side),
     its centre uniformly where it fits, its colour and the background colour at
     random (colour carries no class information; the shape is at least 0.35
-    brighter or darker than the background in each channel before clipping). Pixel noise has std `noise`.
+    brighter or darker than the background in each channel before clipping).
+    Pixel noise has std `noise`.
     """
     if task not in TASKS:
         raise ValueError(f"task={task!r}; use one of {sorted(TASKS)}")
@@ -137,7 +135,9 @@ def make_shapes(
         sel = y == k
         masks[sel] = _shape_mask(name, dx[sel], dy[sel])
     bg = rng.uniform(0.0, 1.0, (n, 3))
-    sign = np.where(bg.mean(1, keepdims=True) < 0.5, 1.0, -1.0)  # move away from the bound
+    sign = np.where(
+        bg.mean(1, keepdims=True) < 0.5, 1.0, -1.0
+    )  # move away from the bound
     fg = np.clip(bg + sign * rng.uniform(0.35, 0.6, (n, 3)), 0, 1)
     x = np.where(masks[:, None], fg[:, :, None, None], bg[:, :, None, None])
     x = x + rng.normal(0.0, noise, x.shape)
@@ -154,11 +154,21 @@ def shapes_task(budget, task: str = "source", split: str = "train") -> ShapesDat
     n = budget.n_train if split == "train" else budget.n_valid
     if n <= 0:
         raise ValueError(f"budget {budget.name!r} has no synthetic sample count")
-    return make_shapes(n, task=task, size=budget.img_size, seed=budget.seed, split=split)
+    return make_shapes(
+        n, task=task, size=budget.img_size, seed=budget.seed, split=split
+    )
 
 
-def tensor_dls(train, valid, *, bs: int, device="cpu", seed: int | None = None, c: int | None = None):
-    """fastai DataLoaders over in-memory `(x, y)` tensor pairs, without worker processes.
+def tensor_dls(
+    train,
+    valid,
+    *,
+    bs: int,
+    device="cpu",
+    seed: int | None = None,
+    c: int | None = None,
+):
+    """fastai DataLoaders over in-memory `(x, y)` tensor pairs, with no workers.
 
     Chapters 01 and 02 fine-tune on slices of the shapes tensors. The data already sit
     in memory, so fastai's default of one worker process per core would only add
@@ -178,7 +188,9 @@ def tensor_dls(train, valid, *, bs: int, device="cpu", seed: int | None = None, 
     if seed is not None:
         random.seed(seed)
     try:
-        dls = DataLoaders.from_dsets(*dsets, bs=bs, device=torch.device(device), num_workers=0)
+        dls = DataLoaders.from_dsets(
+            *dsets, bs=bs, device=torch.device(device), num_workers=0
+        )
     finally:
         if seed is not None:
             random.setstate(state)
@@ -187,11 +199,22 @@ def tensor_dls(train, valid, *, bs: int, device="cpu", seed: int | None = None, 
     return dls
 
 
-def shapes_dls(budget, task: str = "source", *, bs: int | None = None, seed: int | None = None):
+def shapes_dls(
+    budget, task: str = "source", *, bs: int | None = None, seed: int | None = None
+):
     """fastai DataLoaders (train, valid) for a shapes task on the budget's device."""
-    train, valid = shapes_task(budget, task, "train"), shapes_task(budget, task, "valid")
-    dls = tensor_dls(train.tensors(), valid.tensors(), bs=bs or budget.bs, device=budget.device,
-                     seed=budget.seed if seed is None else seed, c=len(train.classes))
+    train, valid = (
+        shapes_task(budget, task, "train"),
+        shapes_task(budget, task, "valid"),
+    )
+    dls = tensor_dls(
+        train.tensors(),
+        valid.tensors(),
+        bs=bs or budget.bs,
+        device=budget.device,
+        seed=budget.seed if seed is None else seed,
+        c=len(train.classes),
+    )
     dls.vocab = list(train.classes)
     return dls
 
@@ -210,7 +233,12 @@ class TabularData:
 
 
 def make_tabular(
-    n: int, *, n_features: int = 8, n_classes: int = 3, seed: int = 0, label_noise: float = 0.05
+    n: int,
+    *,
+    n_features: int = 8,
+    n_classes: int = 3,
+    seed: int = 0,
+    label_noise: float = 0.05,
 ) -> TabularData:
     """Labels from a fixed random two-layer rule of the first four features;
     the rest are distractors; a fraction `label_noise` of labels is resampled,
@@ -235,7 +263,9 @@ class SequenceData:
     vocab: int
 
 
-def make_sequences(n: int, *, seq_len: int = 12, vocab: int = 10, seed: int = 0) -> SequenceData:
+def make_sequences(
+    n: int, *, seq_len: int = 12, vocab: int = 10, seed: int = 0
+) -> SequenceData:
     """Set A is tokens 1..3, set B tokens 4..6, the rest are neutral; ties are
     resolved by the first token. The model has to learn what each token means."""
     rng = _rng(seed, "sequence")
@@ -275,24 +305,30 @@ def make_ratings(
     v = rng.integers(0, n_items, n)
     r = 3.0 + ub[u] + vb[v] + (uf[u] * vf[v]).sum(1) + rng.normal(0, 0.3, n)
     r = np.clip(np.round(r * 2) / 2, 0.5, 5.0).astype(np.float32)
-    return RatingsData(u.astype(np.int64), v.astype(np.int64), r, n_users, n_items, uf, vf)
+    return RatingsData(
+        u.astype(np.int64), v.astype(np.int64), r, n_users, n_items, uf, vf
+    )
 
 
 # ------------------------------------------------------------ the real dataset
 
-PETS_PATTERN = r"^(.+)_\d+\.jpg$"  # lesson 1: the breed is the file name up to _<number>.jpg
+PETS_PATTERN = (
+    r"^(.+)_\d+\.jpg$"  # lesson 1: the breed is the file name up to _<number>.jpg
+)
 PETS_HOST = ("s3.amazonaws.com", 443)
 
 
 class PetsUnavailable(RuntimeError):
-    """The full budget needs Oxford-IIIT Pets and it is neither here nor downloadable."""
+    """The full budget needs Oxford-IIIT Pets; it is neither here nor downloadable."""
 
 
 def pets_label(fname: str | Path) -> str:
     """The lessons' regex labelling: 'great_pyrenees_173.jpg' -> 'great_pyrenees'."""
     m = re.match(PETS_PATTERN, Path(fname).name)
     if m is None:
-        raise ValueError(f"{Path(fname).name!r} does not match the Pets pattern {PETS_PATTERN}")
+        raise ValueError(
+            f"{Path(fname).name!r} does not match the Pets pattern {PETS_PATTERN}"
+        )
     return m.group(1)
 
 
@@ -325,7 +361,8 @@ def pets_path(*, online: bool | None = None) -> Path:
         online = _online()
     if not online:
         raise PetsUnavailable(
-            "The full budget needs Oxford-IIIT Pets (fastai URLs.PETS, about 800 MB) and "
+            "The full budget needs Oxford-IIIT Pets (fastai URLs.PETS, about 800 MB) "
+            "and "
             "this machine cannot download it. On a machine with internet run\n"
             "  python -c 'from fastai.vision.all import *; untar_data(URLs.PETS)'\n"
             "or point CLAIMBOOK_PETS at an unpacked oxford-iiit-pet folder; "
@@ -334,11 +371,18 @@ def pets_path(*, online: bool | None = None) -> Path:
     return untar_data(URLs.PETS)  # pragma: no cover - needs the network
 
 
-def pets_dls(path: str | Path, *, size: int = 224, bs: int = 64, seed: int = 42, device=None):
+def pets_dls(
+    path: str | Path, *, size: int = 224, bs: int = 64, seed: int = 42, device=None
+):
     """Lesson 1's DataLoaders: labels from file names by regex, 20% validation,
     Resize then the standard augmentations at `size`. Works on any folder in the
     Pets layout (``images/Breed_name_123.jpg``)."""
-    from fastai.vision.all import ImageDataLoaders, Resize, aug_transforms, get_image_files
+    from fastai.vision.all import (
+        ImageDataLoaders,
+        Resize,
+        aug_transforms,
+        get_image_files,
+    )
 
     path = Path(path)
     fnames = get_image_files(path / "images")

@@ -116,6 +116,8 @@ def dependency_matrix(
     """An (n, n) matrix: row i holds the gradient norms on every input from
     example i's outputs. A batch-independent model gives a diagonal matrix."""
     n = xb.shape[batch_dim]
-    rows = [backprop_dependencies(model, xb, i, batch_dim=batch_dim).grad_norms
-            for i in range(n)]
+    rows = [
+        backprop_dependencies(model, xb, i, batch_dim=batch_dim).grad_norms
+        for i in range(n)
+    ]
     return torch.tensor(rows)

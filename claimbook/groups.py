@@ -21,7 +21,9 @@ SLICE_DIV = 10.0  # slice(b): the other groups get b/10 (fastai >= 1.0.29, fasta
 SLICE_DIV_V1_EARLY = 3.0  # fastai 1.0.0 to 1.0.28 (until 2018-11-27): b/3
 
 
-def spread_lrs(lr: float | slice, n_groups: int, *, slice_div: float = SLICE_DIV) -> list[float]:
+def spread_lrs(
+    lr: float | slice, n_groups: int, *, slice_div: float = SLICE_DIV
+) -> list[float]:
     """One learning rate per layer group, the way fastai spreads `lr`.
 
     * a number: every group gets it;
@@ -65,34 +67,45 @@ class GroupStats:
 _NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
-def group_stats(model: nn.Module, groups: Iterable[Sequence[nn.Parameter]],
-                depth: int = 2) -> list[GroupStats]:
+def group_stats(
+    model: nn.Module, groups: Iterable[Sequence[nn.Parameter]], depth: int = 2
+) -> list[GroupStats]:
     """Per-group counts for `groups` (lists of `model`'s parameters, e.g. from a
     fastai splitter or `learn.opt.param_lists`). Raises ValueError for a parameter
     that is not in `model`."""
     names = {id(p): n for n, p in model.named_parameters()}
-    norm_ids = {id(p) for m in model.modules() if isinstance(m, _NORM_TYPES)
-                for p in m.parameters(recurse=False)}
+    norm_ids = {
+        id(p)
+        for m in model.modules()
+        if isinstance(m, _NORM_TYPES)
+        for p in m.parameters(recurse=False)
+    }
     out = []
     for group in groups:
         group = list(group)
         missing = [p for p in group if id(p) not in names]
         if missing:
-            raise ValueError(f"{len(missing)} parameter(s) of a group are not in the model")
+            raise ValueError(
+                f"{len(missing)} parameter(s) of a group are not in the model"
+            )
         mods: list[str] = []
         for p in group:
             prefix = ".".join(names[id(p)].split(".")[:-1][:depth])
             if prefix not in mods:
                 mods.append(prefix)
-        out.append(GroupStats(
-            n_tensors=len(group),
-            n_params=sum(p.numel() for p in group),
-            trainable_tensors=sum(p.requires_grad for p in group),
-            trainable_params=sum(p.numel() for p in group if p.requires_grad),
-            norm_tensors=sum(id(p) in norm_ids for p in group),
-            trainable_norm_tensors=sum(id(p) in norm_ids and p.requires_grad for p in group),
-            modules=tuple(mods),
-        ))
+        out.append(
+            GroupStats(
+                n_tensors=len(group),
+                n_params=sum(p.numel() for p in group),
+                trainable_tensors=sum(p.requires_grad for p in group),
+                trainable_params=sum(p.numel() for p in group if p.requires_grad),
+                norm_tensors=sum(id(p) in norm_ids for p in group),
+                trainable_norm_tensors=sum(
+                    id(p) in norm_ids and p.requires_grad for p in group
+                ),
+                modules=tuple(mods),
+            )
+        )
     return out
 
 
@@ -100,4 +113,6 @@ def is_partition(model: nn.Module, groups: Iterable[Sequence[nn.Parameter]]) -> 
     """True when every parameter of `model` is in exactly one group and the groups
     hold nothing else."""
     seen: list[int] = [id(p) for g in groups for p in g]
-    return len(seen) == len(set(seen)) and set(seen) == {id(p) for p in model.parameters()}
+    return len(seen) == len(set(seen)) and set(seen) == {
+        id(p) for p in model.parameters()
+    }

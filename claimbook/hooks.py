@@ -128,8 +128,12 @@ def n_hooks(module: nn.Module) -> int:
     and all its children (reads PyTorch's private hook dicts; used in leak checks)."""
     total = 0
     for m in module.modules():
-        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-                     "_backward_pre_hooks"):
+        for attr in (
+            "_forward_hooks",
+            "_forward_pre_hooks",
+            "_backward_hooks",
+            "_backward_pre_hooks",
+        ):
             total += len(getattr(m, attr, {}) or {})
     return total
 

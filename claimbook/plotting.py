@@ -1,15 +1,35 @@
 """Small plotting helpers shared by several chapters.
 
-Introduced in chapter 00 (Start here). Each `plot_*` / `show_*` function takes
+Introduced in chapter 00 (Start here). Each `show_*` / `overlay` function takes
 data (arrays, dicts), draws on `ax` (or a new axes) and returns the axes; none
-of them prints or changes global settings (`setup()` does that once).
+of them prints; only `use_book_style()` (called by `setup()`) changes settings.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
+
+
+def use_book_style() -> None:
+    """The book's matplotlib defaults (small figures, light grid, stable SVG ids).
+
+    Called by `setup()`; nothing else here changes global settings."""
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "figure.dpi": 72,
+            "savefig.dpi": 72,
+            "figure.figsize": (6.4, 3.6),
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "claimbook",
+        }
+    )
 
 
 def _axes(ax=None, figsize=None):
@@ -28,8 +48,14 @@ def to_hwc(img) -> np.ndarray:
     return np.clip(a, 0, 1)
 
 
-def show_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: int = 8,
-                size: float = 1.3, axes=None):
+def show_images(
+    images,
+    titles: Sequence[str] | None = None,
+    boxes=None,
+    ncols: int = 8,
+    size: float = 1.3,
+    axes=None,
+):
     """A grid of images, optionally titled and with (x0, y0, x1, y1) boxes drawn."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -37,7 +63,9 @@ def show_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: 
     n = len(images)
     if axes is None:
         nrows = (n + ncols - 1) // ncols
-        _, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
+        _, axes = plt.subplots(
+            nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False
+        )
     axes = np.asarray(axes).ravel()
     for i, ax in enumerate(axes):
         ax.axis("off")
@@ -48,8 +76,16 @@ def show_images(images, titles: Sequence[str] | None = None, boxes=None, ncols: 
             ax.set_title(titles[i], fontsize=8)
         if boxes is not None:
             x0, y0, x1, y1 = [float(v) for v in boxes[i]]
-            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
-                                   edgecolor="yellow", linewidth=1.2))
+            ax.add_patch(
+                Rectangle(
+                    (x0 - 0.5, y0 - 0.5),
+                    x1 - x0,
+                    y1 - y0,
+                    fill=False,
+                    edgecolor="yellow",
+                    linewidth=1.2,
+                )
+            )
     return axes
 
 
@@ -59,28 +95,12 @@ def overlay(image, heat, ax=None, alpha: float = 0.5, cmap: str = "magma"):
     img = to_hwc(image)
     h = heat.detach().cpu().numpy() if hasattr(heat, "detach") else np.asarray(heat)
     ax.imshow(img, interpolation="nearest")
-    ax.imshow(h, cmap=cmap, alpha=alpha, interpolation="bilinear",
-              extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+    ax.imshow(
+        h,
+        cmap=cmap,
+        alpha=alpha,
+        interpolation="bilinear",
+        extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5),
+    )
     ax.axis("off")
-    return ax
-
-
-def plot_curves(curves: Mapping[str, Sequence[float]], x: Mapping[str, Sequence[float]] | None = None,
-                ax=None, xlabel: str = "step", ylabel: str = "loss", logx: bool = False,
-                logy: bool = False, title: str | None = None):
-    """Several named curves on one axes (training curves, LR-finder curves)."""
-    ax = _axes(ax)
-    for name, ys in curves.items():
-        xs = x[name] if x is not None and name in x else np.arange(len(ys))
-        ax.plot(xs, ys, label=name)
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if len(curves) > 1:
-        ax.legend(fontsize=8)
     return ax

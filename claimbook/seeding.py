@@ -29,7 +29,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 SOURCES = (
-    "numpy", "python", "torch", "np_generator", "np_randomstate", "torch_generator"
+    "numpy",
+    "python",
+    "torch",
+    "np_generator",
+    "np_randomstate",
+    "torch_generator",
 )
 """Where a dataset's draw comes from: the three global RNGs, or an RNG object
 created in the dataset's ``__init__``."""
@@ -105,8 +110,12 @@ class DrawIterable(IterableDataset):
 
 def _rng_objects(obj, depth: int = 2):
     """RNG objects held as attributes of `obj` (and of datasets/lists it holds)."""
-    rng_types = (np.random.Generator, np.random.RandomState, torch.Generator,
-                 random.Random)
+    rng_types = (
+        np.random.Generator,
+        np.random.RandomState,
+        torch.Generator,
+        random.Random,
+    )
     if depth < 0:
         return
     items = vars(obj).items() if hasattr(obj, "__dict__") else []
@@ -133,8 +142,9 @@ def reseed(seed: int, dataset=None) -> None:
     if dataset is None:
         return
     rngs = list(_rng_objects(dataset))
-    for (owner, name, rng), child in zip(rngs, np.random.SeedSequence(
-            [seed & _MASK63, 1]).spawn(len(rngs))):
+    for (owner, name, rng), child in zip(
+        rngs, np.random.SeedSequence([seed & _MASK63, 1]).spawn(len(rngs))
+    ):
         if isinstance(rng, np.random.Generator):
             setattr(owner, name, np.random.Generator(type(rng.bit_generator)(child)))
         elif isinstance(rng, np.random.RandomState):
@@ -230,7 +240,8 @@ def collect(
     """
     if old_torch and (context != "fork" or persistent_workers):
         raise ValueError(
-            "old_torch reproduces torch < 1.9 under fork, without persistent workers")
+            "old_torch reproduces torch < 1.9 under fork, without persistent workers"
+        )
     seed_all(seed)
     if consume_torch_rng:
         torch.rand(consume_torch_rng)
@@ -238,23 +249,33 @@ def collect(
     gen = None
     if generator_seed is not None:
         gen = torch.Generator().manual_seed(generator_seed)
-    loader = DataLoader(ds, batch_size=batch_size, num_workers=num_workers,
-                        persistent_workers=persistent_workers,
-                        worker_init_fn=worker_init_fn, generator=gen,
-                        multiprocessing_context=context if num_workers > 0 else None)
+    loader = DataLoader(
+        ds,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        persistent_workers=persistent_workers,
+        worker_init_fn=worker_init_fn,
+        generator=gen,
+        multiprocessing_context=context if num_workers > 0 else None,
+    )
     rows = []
     try:
         for e in range(epochs):
             if old_torch:
                 loader.worker_init_fn = InheritParentNumpy(then=worker_init_fn)
             for idx, wid, val in loader:  # exhausting the iterator stops its workers
-                rows += [(e, int(i), int(w), float(v))
-                         for i, w, v in zip(idx, wid, val)]
+                rows += [
+                    (e, int(i), int(w), float(v)) for i, w, v in zip(idx, wid, val)
+                ]
     finally:
         shutdown(loader)
     a = np.array(rows, dtype=object) if rows else np.zeros((0, 4), dtype=object)
-    return Draws(a[:, 0].astype(np.int64), a[:, 1].astype(np.int64),
-                 a[:, 2].astype(np.int64), a[:, 3].astype(np.float64))
+    return Draws(
+        a[:, 0].astype(np.int64),
+        a[:, 1].astype(np.int64),
+        a[:, 2].astype(np.int64),
+        a[:, 3].astype(np.float64),
+    )
 
 
 def shutdown(loader: DataLoader) -> None:
@@ -278,8 +299,12 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return (self.dup_across_workers == 0 and self.dup_across_epochs == 0
-                and self.reproducible and self.seed_sensitive is not False)
+        return (
+            self.dup_across_workers == 0
+            and self.dup_across_epochs == 0
+            and self.reproducible
+            and self.seed_sensitive is not False
+        )
 
 
 def duplicated(values: np.ndarray, other: np.ndarray) -> float:
@@ -303,9 +328,12 @@ def measure(
     a = collect(seed=seed, epochs=2, **kw)
     e0 = a.epoch == 0
     workers = np.unique(a.worker[e0])
-    dup_w = np.mean([
-        duplicated(a.value[e0 & (a.worker == w)], a.value[e0 & (a.worker != w)])
-        for w in workers])
+    dup_w = np.mean(
+        [
+            duplicated(a.value[e0 & (a.worker == w)], a.value[e0 & (a.worker != w)])
+            for w in workers
+        ]
+    )
     dup_e = duplicated(a.by_epoch(1), a.by_epoch(0))
     if reference is not None:
         return Row(float(dup_w), float(dup_e), _same(a, reference), None, a)

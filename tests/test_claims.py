@@ -1,11 +1,21 @@
 import re
-from pathlib import Path
 
 import pytest
 
 from claimbook import claims
-from claimbook.claims import (CAVEAT, FAILS, HOLDS, NOT_CHECKED, OUTDATED, ClaimError,
-                              VerdictMismatch, decide, fmt, parse_line, record)
+from claimbook.claims import (
+    CAVEAT,
+    FAILS,
+    HOLDS,
+    NOT_CHECKED,
+    OUTDATED,
+    ClaimError,
+    VerdictMismatch,
+    decide,
+    fmt,
+    parse_line,
+    record,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,8 +43,17 @@ def test_decide_rejects_holds_now_but_not_then():
 
 @pytest.mark.parametrize(
     "x, out",
-    [(0.0, "0"), (1.23456, "1.23"), (0.0123456, "0.0123"), (123456.0, "1.23e+05"),
-     (2e-7, "2.00e-07"), (3, "3"), (True, "True"), (float("nan"), "nan"), (-0.5, "-0.500")],
+    [
+        (0.0, "0"),
+        (1.23456, "1.23"),
+        (0.0123456, "0.0123"),
+        (123456.0, "1.23e+05"),
+        (2e-7, "2.00e-07"),
+        (3, "3"),
+        (True, "True"),
+        (float("nan"), "nan"),
+        (-0.5, "-0.500"),
+    ],
 )
 def test_fmt(x, out):
     assert fmt(x) == out
@@ -46,17 +65,26 @@ def test_below_hides_float_noise():
 
 
 def test_record_prints_one_parsable_line(capsys):
-    v = record("fd-xent", holds=True, evidence={"diff": 1.234567e-9, "n": 3}, expect=HOLDS)
+    v = record(
+        "fd-xent", holds=True, evidence={"diff": 1.234567e-9, "n": 3}, expect=HOLDS
+    )
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     d = parse_line(out.strip())
-    assert d["id"] == "fd-xent" and d["verdict"] == HOLDS and d["source"] == "FA18 L2, L5"
+    assert (
+        d["id"] == "fd-xent" and d["verdict"] == HOLDS and d["source"] == "FA18 L2, L5"
+    )
     assert d["evidence"] == "diff=1.23e-09, n=3" and d["note"] == ""
     assert v.verdict == HOLDS and claims.RECORDED["fd-xent"] == v
 
 
 def test_record_with_caveat_roundtrips(capsys):
-    record("fd-y-range", holds=True, evidence="gap=0.1 (rmse)", caveat="only with few epochs")
+    record(
+        "fd-y-range",
+        holds=True,
+        evidence="gap=0.1 (rmse)",
+        caveat="only with few epochs",
+    )
     d = parse_line(capsys.readouterr().out)
     assert d["verdict"] == CAVEAT and d["evidence"] == "gap=0.1 (rmse)"
     assert d["note"] == "only with few epochs"
@@ -90,7 +118,9 @@ def test_inventory_matches_shared_claims(repo_root):
     shared = repo_root.parent / "shared" / "claims.md"
     if not shared.exists():
         pytest.skip("shared/claims.md is not beside this checkout")
-    rows = re.findall(r"^\| ([a-z]+-[a-z0-9-]+) \| ([^|]+) \|", shared.read_text(), re.M)
+    rows = re.findall(
+        r"^\| ([a-z]+-[a-z0-9-]+) \| ([^|]+) \|", shared.read_text(), re.M
+    )
     ids = {cid: src.strip() for cid, src in rows}
     assert set(ids) <= set(claims.CLAIMS), sorted(set(ids) - set(claims.CLAIMS))
     for cid, src in ids.items():
@@ -99,5 +129,5 @@ def test_inventory_matches_shared_claims(repo_root):
 
 def test_every_claim_has_a_known_source():
     for cid, (src, chapter, text) in claims.CLAIMS.items():
-        assert src.split()[0] in claims.SOURCES, cid
+        assert src.split()[0] in claims.BIBLIOGRAPHY, cid
         assert re.fullmatch(r"\d\d_[a-z_]+", chapter) and text.endswith("."), cid

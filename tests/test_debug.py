@@ -26,8 +26,14 @@ class RowSeq(nn.Module):
 
 
 def conv_bn():
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 2),
+    )
 
 
 X = torch.rand(6, 3, 8, 8)
@@ -39,7 +45,9 @@ def test_clean_model_passes():
         dep = backprop_dependencies(model, X, i)
         assert isinstance(dep, BatchDependencies)
         assert dep.ok and dep.independent and dep.receives == (i,)
-        assert all(g == 0.0 for j, g in enumerate(dep.grad_norms) if j != i)  # exact zeros
+        assert all(
+            g == 0.0 for j, g in enumerate(dep.grad_norms) if j != i
+        )  # exact zeros
         assert dep.grad_norms[i] > 0
 
 
@@ -66,10 +74,16 @@ def test_batchnorm_train_mode_leaks_eval_mode_does_not():
 def test_mode_buffers_and_param_grads_are_left_alone():
     model = conv_bn().train()
     bn = model[1]
-    before = (bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked))
+    before = (
+        bn.running_mean.clone(),
+        bn.running_var.clone(),
+        int(bn.num_batches_tracked),
+    )
     backprop_dependencies(model, X, 3)
     assert model.training
-    assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])
+    assert torch.equal(bn.running_mean, before[0]) and torch.equal(
+        bn.running_var, before[1]
+    )
     assert int(bn.num_batches_tracked) == before[2]
     assert all(p.grad is None for p in model.parameters())
 

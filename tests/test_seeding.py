@@ -43,23 +43,39 @@ ROWS = [
     ("torch global RNG", {"source": "torch"}, (0.0, 0.0, True, True)),
     ("np Generator in __init__", {"source": "np_generator"}, (1.0, 1.0, True, True)),
     ("RandomState in __init__", {"source": "np_randomstate"}, (1.0, 1.0, True, True)),
-    ("torch.Generator in __init__", {"source": "torch_generator"},
-     (1.0, 1.0, True, True)),
-    ("persistent, global np.random", {"persistent_workers": True},
-     (0.0, 0.0, True, True)),
-    ("persistent, np Generator", {"persistent_workers": True, "source": "np_generator"},
-     (1.0, 0.0, True, True)),
+    (
+        "torch.Generator in __init__",
+        {"source": "torch_generator"},
+        (1.0, 1.0, True, True),
+    ),
+    (
+        "persistent, global np.random",
+        {"persistent_workers": True},
+        (0.0, 0.0, True, True),
+    ),
+    (
+        "persistent, np Generator",
+        {"persistent_workers": True, "source": "np_generator"},
+        (1.0, 0.0, True, True),
+    ),
     ("IterableDataset, global np.random", {"iterable": True}, (0.0, 0.0, True, True)),
-    ("IterableDataset, np Generator", {"iterable": True, "source": "np_generator"},
-     (1.0, 1.0, True, True)),
+    (
+        "IterableDataset, np Generator",
+        {"iterable": True, "source": "np_generator"},
+        (1.0, 1.0, True, True),
+    ),
     ("torch < 1.9, global np.random", {"old_torch": True}, (1.0, 1.0, True, True)),
 ]
 IDS = [r[0] for r in ROWS]
 
 
 def _as_tuple(row: Row):
-    return (row.dup_across_workers, row.dup_across_epochs, row.reproducible,
-            row.seed_sensitive)
+    return (
+        row.dup_across_workers,
+        row.dup_across_epochs,
+        row.reproducible,
+        row.seed_sensitive,
+    )
 
 
 @pytest.mark.parametrize("name,kw,expected", ROWS, ids=IDS)
@@ -76,8 +92,11 @@ def test_seed_worker_makes_every_row_green(name, kw, expected):
 @pytest.mark.parametrize("init_fn", [None, seed_worker], ids=["no fix", "seed_worker"])
 def test_spawn_row_matches_fork(init_fn):
     """spawn is slow (each worker imports torch): one run, compared with fork's."""
-    kw = {"persistent_workers": True, "source": "np_generator",
-          "worker_init_fn": init_fn}
+    kw = {
+        "persistent_workers": True,
+        "source": "np_generator",
+        "worker_init_fn": init_fn,
+    }
     fork = collect(epochs=2, **kw)
     row = measure(context="spawn", reference=fork, **kw)
     expected = (1.0, 0.0, True, None) if init_fn is None else (0.0, 0.0, True, None)
@@ -96,10 +115,17 @@ def test_notes_fix_separates_workers_but_repeats_epochs():
 
 def test_worker_experiments_are_not_flaky():
     """The chapter's key experiments, 10 times in a row: identical results each time."""
-    configs = [{}, {"old_torch": True}, {"source": "np_generator"},
-               {"worker_init_fn": notes_fix},
-               {"source": "np_generator", "persistent_workers": True,
-                "worker_init_fn": seed_worker}]
+    configs = [
+        {},
+        {"old_torch": True},
+        {"source": "np_generator"},
+        {"worker_init_fn": notes_fix},
+        {
+            "source": "np_generator",
+            "persistent_workers": True,
+            "worker_init_fn": seed_worker,
+        },
+    ]
     first = [collect(epochs=2, **kw) for kw in configs]
     for _ in range(9):
         for kw, ref in zip(configs, first):
@@ -112,8 +138,10 @@ def test_worker_experiments_are_not_flaky():
 def test_generator_argument_decouples_from_global_torch_rng():
     kw = {"epochs": 1, "worker_init_fn": seed_worker}
     plain = collect(**kw).value, collect(consume_torch_rng=100, **kw).value
-    gen = (collect(generator_seed=7, **kw).value,
-           collect(generator_seed=7, consume_torch_rng=100, **kw).value)
+    gen = (
+        collect(generator_seed=7, **kw).value,
+        collect(generator_seed=7, consume_torch_rng=100, **kw).value,
+    )
     assert not np.array_equal(*plain)  # building a model first changes the draws
     assert np.array_equal(*gen)  # unless the loader has its own generator
 

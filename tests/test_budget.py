@@ -1,10 +1,9 @@
 import dataclasses
 
 import pytest
-import torch
 
-from claimbook import config
-from claimbook.config import BudgetError, get_budget, setup
+from claimbook import budget as budget_mod
+from claimbook.budget import BudgetError, get_budget
 
 
 def test_default_budget_is_small_on_cpu(no_env_budget):
@@ -39,14 +38,14 @@ def test_bad_device_names_the_allowed_values(no_env_budget):
 
 
 def test_cuda_without_gpu_is_an_error_not_a_cpu_run(no_env_budget, monkeypatch):
-    monkeypatch.setattr(config, "_cuda_available", lambda: False)
+    monkeypatch.setattr(budget_mod, "_cuda_available", lambda: False)
     with pytest.raises(BudgetError, match="no CUDA GPU"):
         get_budget("small", device="cuda")
     assert get_budget("small", device="auto").device == "cpu"
 
 
 def test_cuda_with_gpu_is_used(no_env_budget, monkeypatch):
-    monkeypatch.setattr(config, "_cuda_available", lambda: True)
+    monkeypatch.setattr(budget_mod, "_cuda_available", lambda: True)
     assert get_budget("small", device="cuda").device == "cuda"
     assert get_budget("full").device == "cuda"  # full defaults to auto
 
@@ -57,39 +56,31 @@ def test_budget_is_frozen(no_env_budget):
         b.epochs = 100
 
 
-def test_setup_seeds_and_prints(no_env_budget, capsys):
-    b = setup()
-    a = torch.rand(3)
-    out = capsys.readouterr().out
-    setup(quiet=True)
-    assert torch.equal(a, torch.rand(3))
-    assert "name             'small'" in out and out.splitlines()[-1].startswith("versions: python")
-    assert torch.get_num_threads() == b.threads
-
-
-def test_setup_silences_fastai_on_small_budget(no_env_budget):
-    from fastai.callback.progress import ProgressCallback
-    from fastai.learner import defaults
-
-    setup(quiet=True)
-    names = [c.__name__ for c in defaults.callbacks]
-    assert ProgressCallback not in defaults.callbacks and names.count("QuietRecorder") == 1
-    setup(quiet=True)  # idempotent
-    assert [c.__name__ for c in defaults.callbacks].count("QuietRecorder") == 1
-
-
 def test_cache_dir_respects_env(tmp_cache):
-    assert config.cache_dir() == tmp_cache and tmp_cache.is_dir()
+    assert budget_mod.cache_dir() == tmp_cache and tmp_cache.is_dir()
 
 
-def test_importing_the_package_has_no_side_effects(tmp_path):
-    import subprocess
-    import sys
+def test_seed_knob_shifts_every_seed(no_env_budget, monkeypatch):
+    assert get_budget().seed == 0 and get_budget().seeds == (0, 1, 2)
+    assert get_budget().is_reference
+    monkeypatch.setenv("CLAIMBOOK_SEED", " 7 ")
+    b = get_budget()
+    assert b.seed == 7 and b.seeds == (7, 8, 9) and not b.is_reference
+    assert get_budget("full", device="cpu").seed == 7
+    monkeypatch.delenv("CLAIMBOOK_SEED")
+    full = get_budget("full", device="cpu")
+    assert full.seed == 42 and not full.is_reference
 
-    code = (
-        "import random, torch; s = torch.initial_seed(); r = random.getstate();"
-        "import claimbook, claimbook.data, claimbook.claims, claimbook.plotting;"
-        "assert torch.initial_seed() == s and random.getstate() == r;"
-        "import sys; assert 'fastai' not in sys.modules, 'fastai imported on import'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+@pytest.mark.parametrize("bad", ["one", "1.5", "-1", str(2**31)])
+def test_bad_seed_is_a_clear_error(no_env_budget, monkeypatch, bad):
+    monkeypatch.setenv("CLAIMBOOK_SEED", bad)
+    with pytest.raises(BudgetError, match="CLAIMBOOK_SEED"):
+        get_budget()
+
+
+def test_describe_lists_every_field_once(no_env_budget):
+    text = get_budget().describe()
+    names = [line.split()[0] for line in text.splitlines()]
+    assert names == [f.name for f in dataclasses.fields(get_budget())]
+    assert "seed             0" in text

@@ -1,7 +1,8 @@
 """Re-execute the chapters and write fresh outputs back (`make book EXECUTE=1`).
 
-Introduced in chapter 00 (Start here). Each notebook runs in a fresh kernel on
-the small budget. A notebook that fails is left exactly as it was on disk and the
+`python -m bookbuild execute notebooks`: each notebook runs in a fresh kernel on
+the small budget at the default seed (the setting the committed outputs are
+for). A notebook that fails is left exactly as it was on disk and the
 command exits 1, naming the notebook and the failing cell; the others are still
 executed and written.
 """
@@ -26,22 +27,43 @@ class ExecutionFailed(RuntimeError):
         self.path, self.index = path, index
 
 
-def execute_notebook(path: Path, *, timeout: int = 600, kernel: str = "python3") -> float:
-    """Execute `path` in place; on failure raise ExecutionFailed and leave the file as it was."""
+def execute_notebook(
+    path: Path, *, timeout: int = 600, kernel: str = "python3"
+) -> float:
+    """Execute `path` in place; on failure raise ExecutionFailed, file untouched."""
     nb = nbformat.read(path, as_version=4)
-    env_budget = os.environ.get("CLAIMBOOK_BUDGET", "small")
-    if env_budget != "small":
-        raise RuntimeError("write-back execution is for the small budget; unset CLAIMBOOK_BUDGET")
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel,
-                            resources={"metadata": {"path": str(path.parent)}})
+    env_budget = os.environ.get("CLAIMBOOK_BUDGET", "").strip() or "small"
+    env_seed = os.environ.get("CLAIMBOOK_SEED", "").strip()
+    if env_budget != "small" or env_seed not in ("", "0"):
+        raise RuntimeError(
+            "write-back execution is for the small budget at the default seed; "
+            "unset CLAIMBOOK_BUDGET and CLAIMBOOK_SEED"
+        )
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     t0 = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as err:
-        index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                      and any(o.get("output_type") == "error" for o in c.get("outputs", []))), -1)
+        index = next(
+            (
+                i
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code"
+                and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+            ),
+            -1,
+        )
         src = nb.cells[index].source if index >= 0 else ""
-        ename = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        ename = (
+            str(err).strip().splitlines()[-1]
+            if str(err).strip()
+            else type(err).__name__
+        )
         raise ExecutionFailed(path, index, src, ename) from None
     for cell in nb.cells:  # keep diffs small: no timestamps in cell metadata
         cell.get("metadata", {}).pop("execution", None)
@@ -51,7 +73,9 @@ def execute_notebook(path: Path, *, timeout: int = 600, kernel: str = "python3")
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("paths", nargs="+", type=Path, help="notebooks or folders of notebooks")
+    ap.add_argument(
+        "paths", nargs="+", type=Path, help="notebooks or folders of notebooks"
+    )
     args = ap.parse_args(argv)
     nbs = []
     for p in args.paths:
@@ -65,7 +89,10 @@ def main(argv=None) -> int:
             print(f"FAILED {err} (file left unchanged)", file=sys.stderr)
             failed.append(nb)
     if failed:
-        print(f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}", file=sys.stderr)
+        print(
+            f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -16,7 +16,8 @@ When the build finishes it deletes the theme's source maps and translation files
 which no page loads (see `trim`), to keep the site well under its 15 MB budget.
 
 A missing or stale ``node_modules`` stops the build with a message saying to run
-``npm ci``; ``python -m claimbook.site`` runs the same check from the shell.
+``npm ci``; ``python -m bookbuild vendor`` runs the same check from the shell.
+Paths come from Sphinx's source folder (the book's root), never from this file.
 """
 
 from __future__ import annotations
@@ -27,31 +28,42 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .project import find_root
+
 VENDOR_DIR = "vendor"  # under the site's _static/
 
 # (folder under _static/vendor, package folder under node_modules, files to copy):
 # paths under the package folder keep their layout, so MathJax finds its fonts and
 # extensions next to its script and the widget embedder finds its fonts.
 ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("widgets", "@jupyter-widgets/html-manager/dist",
-     ("embed.js", "embed.js.LICENSE.txt", "*.woff2", "*.woff")),
-    ("mathjax", "mathjax/es5",
-     ("tex-mml-chtml.js", "output/chtml/fonts/woff-v2/*.woff", "input/tex/extensions/*.js")),
+    (
+        "widgets",
+        "@jupyter-widgets/html-manager/dist",
+        ("embed.js", "embed.js.LICENSE.txt", "*.woff2", "*.woff"),
+    ),
+    (
+        "mathjax",
+        "mathjax/es5",
+        (
+            "tex-mml-chtml.js",
+            "output/chtml/fonts/woff-v2/*.woff",
+            "input/tex/extensions/*.js",
+        ),
+    ),
     ("mathjax", "mathjax", ("LICENSE",)),
 )
 
 
 class VendorError(RuntimeError):
-    """node_modules lacks a file the site needs, or holds another version than the lock."""
+    """node_modules lacks a file the site needs, or holds another version."""
 
 
-def pinned_versions(root: Path = ROOT) -> dict[str, str]:
+def pinned_versions(root: Path) -> dict[str, str]:
     """The versions package.json pins (exact versions, no ranges)."""
     return json.loads((root / "package.json").read_text())["dependencies"]
 
 
-def check(root: Path = ROOT) -> list[Path]:
+def check(root: Path) -> list[Path]:
     """The files to copy; raises VendorError when node_modules is missing or stale."""
     modules = root / "node_modules"
     hint = "run `npm ci --ignore-scripts` (or `make book`, which does)"
@@ -61,25 +73,31 @@ def check(root: Path = ROOT) -> list[Path]:
             raise VendorError(f"{name} is not installed in {modules}: {hint}")
         found = json.loads(meta.read_text())["version"]
         if found != version:
-            raise VendorError(f"{name} {found} is installed, package.json pins {version}: {hint}")
+            raise VendorError(
+                f"{name} {found} is installed, package.json pins {version}: {hint}"
+            )
     files = []
     for _, src, patterns in ASSETS:
         for pattern in patterns:
             matches = sorted((modules / src).glob(pattern))
             if not matches:
-                raise VendorError(f"node_modules/{src}/{pattern} matches nothing: {hint}")
+                raise VendorError(
+                    f"node_modules/{src}/{pattern} matches nothing: {hint}"
+                )
             files += matches
     return files
 
 
-def copy_assets(static_dir: Path, root: Path = ROOT) -> int:
+def copy_assets(static_dir: Path, root: Path) -> int:
     """Copy the vendored files into `static_dir`/vendor; returns the bytes copied."""
     check(root)
     modules, total = root / "node_modules", 0
     for dest, src, patterns in ASSETS:
         for pattern in patterns:
             for path in sorted((modules / src).glob(pattern)):
-                target = static_dir / VENDOR_DIR / dest / path.relative_to(modules / src)
+                target = (
+                    static_dir / VENDOR_DIR / dest / path.relative_to(modules / src)
+                )
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if not target.exists() or target.stat().st_size != path.stat().st_size:
                     shutil.copyfile(path, target)
@@ -101,7 +119,9 @@ def _on_builder_inited(app) -> None:
     wanted = [app.config.mathjax_path, *getattr(app.config, "nb_ipywidgets_js", {})]
     for uri in wanted:
         if "://" in uri:
-            raise ExtensionError(f"{uri} loads from the network; point it at _static/{VENDOR_DIR}")
+            raise ExtensionError(
+                f"{uri} loads from the network; point it at _static/{VENDOR_DIR}"
+            )
         if not (static / uri).exists():
             raise ExtensionError(f"_static/{uri} (named in _config.yml) was not copied")
 
@@ -137,7 +157,9 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     """
     seen, kept = set(), []
     for js in context.get("script_files", []):
-        attrs = tuple(sorted((k, str(v)) for k, v in getattr(js, "attributes", {}).items()))
+        attrs = tuple(
+            sorted((k, str(v)) for k, v in getattr(js, "attributes", {}).items())
+        )
         key = (getattr(js, "filename", js) or "", getattr(js, "priority", 500), attrs)
         if key not in seen:
             seen.add(key)
@@ -179,13 +201,20 @@ def setup(app) -> dict:
 
 
 def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="check node_modules for the site's files")
+    ap.add_argument("--root", type=Path, default=None)
+    args = ap.parse_args(argv)
     try:
-        files = check()
+        files = check(find_root(args.root))
     except VendorError as err:
         print(err, file=sys.stderr)
         return 1
     size = sum(f.stat().st_size for f in files)
-    print(f"node_modules has the site's {len(files)} vendored files ({size / 1e6:.1f} MB)")
+    print(
+        f"node_modules has the site's {len(files)} vendored files ({size / 1e6:.1f} MB)"
+    )
     return 0
 
 

@@ -1,15 +1,19 @@
-"""`make book EXECUTE=1`: fresh outputs written back, failures leave the file untouched."""
+"""`make book EXECUTE=1`: fresh outputs written back; a failure leaves the file."""
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from claimbook import execute
+from bookbuild import execute
 
 
 def _write(path, sources):
     nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [new_code_cell(s) for s in sources]
     nbformat.write(nb, path)
 
@@ -31,7 +35,11 @@ def test_failure_leaves_file_and_names_cell(tmp_path, no_env_budget, capsys):
     assert execute.main([str(tmp_path)]) == 1
     assert bad.read_bytes() == before
     err = capsys.readouterr().err
-    assert "02_bad.ipynb: cell 1 failed" in err and "boom" in err and "left unchanged" in err
+    assert (
+        "02_bad.ipynb: cell 1 failed" in err
+        and "boom" in err
+        and "left unchanged" in err
+    )
     assert nbformat.read(good, as_version=4).cells[0].execution_count == 1
 
 
@@ -40,4 +48,12 @@ def test_refuses_full_budget(tmp_path, monkeypatch):
     path = tmp_path / "01_x.ipynb"
     _write(path, ["1"])
     with pytest.raises(RuntimeError, match="small budget"):
+        execute.execute_notebook(path)
+
+
+def test_refuses_another_seed(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAIMBOOK_SEED", "5")
+    path = tmp_path / "01_x.ipynb"
+    _write(path, ["1"])
+    with pytest.raises(RuntimeError, match="default seed"):
         execute.execute_notebook(path)

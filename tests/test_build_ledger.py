@@ -7,32 +7,46 @@ from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from claimbook import ledger
+from bookbuild import ledger
 
 
 def _nb(path, lines, sections=("## A section: with punctuation!",)):
     nb = new_notebook()
     nb.cells = [
         new_markdown_cell("# My chapter: a subtitle"),
-        new_code_cell("setup()", outputs=[new_output("stream", name="stdout",
-                                                     text="versions: torch 9, fastai 9\n")]),
+        new_code_cell(
+            "setup()",
+            outputs=[
+                new_output(
+                    "stream", name="stdout", text="versions: torch 9, fastai 9\n"
+                )
+            ],
+        ),
         *[new_markdown_cell(s) for s in sections],
-        new_code_cell("record()", outputs=[new_output("stream", name="stdout", text="\n".join(lines))]),
+        new_code_cell(
+            "record()",
+            outputs=[new_output("stream", name="stdout", text="\n".join(lines))],
+        ),
     ]
     nbformat.write(nb, path)
 
 
 def _html(markdown: str) -> str:
-    """Render MyST markdown with the book's extensions (as Sphinx would, minus Sphinx)."""
+    """Render MyST markdown with the book's extensions (as Sphinx would)."""
     markdown = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)  # front matter
-    markdown = re.sub(r"^:{3,}.*$", "", markdown, flags=re.M)  # directive fences (Sphinx's job)
-    cfg = MdParserConfig(enable_extensions={"attrs_inline", "colon_fence", "dollarmath"})
+    markdown = re.sub(
+        r"^:{3,}.*$", "", markdown, flags=re.M
+    )  # directive fences (Sphinx's job)
+    cfg = MdParserConfig(
+        enable_extensions={"attrs_inline", "colon_fence", "dollarmath"}
+    )
     return create_md_parser(cfg, RendererHTML).render(markdown)
 
 
 LINES = [
     "epoch 1",
-    "[outdated] dlr-slice-single (FA18 L5): slice(b) ... — evidence: ratio=10, groups=3 — note: changed in 2.0",
+    "[outdated] dlr-slice-single (FA18 L5): slice(b) ... — evidence: ratio=10, "
+    "groups=3 — note: changed in 2.0",
     "[holds] fd-xent (FA18 L2, L5): xent — evidence: diff=<1e-06",
 ]
 
@@ -41,7 +55,7 @@ def test_collect_and_render(tmp_path):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "book").mkdir()
     _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES)
-    rows, versions = ledger.collect(tmp_path / "notebooks")
+    rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
     assert [r["id"] for r in rows] == ["dlr-slice-single", "fd-xent"]
     assert rows[0]["anchor"] == "a-section-with-punctuation"
     assert rows[0]["chapter_title"] == "My chapter: a subtitle"
@@ -49,7 +63,9 @@ def test_collect_and_render(tmp_path):
     text = ledger.render(rows, versions)
     assert "**outdated** 1" in text and "**holds** 1" in text
     assert "(../notebooks/07_demo.ipynb#a-section-with-punctuation)" in text
-    assert "[My chapter › A section: with punctuation!]" in text  # short title › section
+    assert (
+        "[My chapter › A section: with punctuation!]" in text
+    )  # short title › section
     assert "*changed in 2.0*" in text
     assert "[ratio=10]{.ev} [groups=3]{.ev}" in text  # one evidence item per line
     assert "| chapter | torch | fastai |" in text and "| `07_demo` | 9 | 9 |" in text
@@ -59,22 +75,32 @@ def test_collect_and_render(tmp_path):
     assert (tmp_path / "book" / "_verdict_summary.md").exists()
     assert ledger.main(["--root", str(tmp_path), "--check"]) == 0
     (tmp_path / "book" / "_verdict_summary.md").write_text("edited by hand\n")
-    assert ledger.main(["--root", str(tmp_path), "--check"]) == 1  # the summary is checked too
+    assert (
+        ledger.main(["--root", str(tmp_path), "--check"]) == 1
+    )  # the summary is checked too
 
 
 def test_rendered_table_has_badges_and_escapes_markdown(tmp_path):
     (tmp_path / "notebooks").mkdir()
-    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES + [
-        "[does not hold] dl-seed-bug (TIL21): a | pipe, __getitem__ and $5 *stars* — "
-        "evidence: same_numbers=True",
-    ])
-    rows, versions = ledger.collect(tmp_path / "notebooks")
+    _nb(
+        tmp_path / "notebooks" / "07_demo.ipynb",
+        LINES
+        + [
+            "[does not hold] dl-seed-bug (TIL21): a | pipe, __getitem__ and $5 *stars* "
+            "— "
+            "evidence: same_numbers=True",
+        ],
+    )
+    rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
     page = _html(ledger.render(rows, versions))
     assert '<span class="verdict verdict-outdated">outdated</span>' in page
     assert '<span class="verdict verdict-fails">does not hold</span>' in page
-    assert "a | pipe, __getitem__ and $5 *stars*" in page  # literal: no emphasis, math or cell split
+    assert (
+        "a | pipe, __getitem__ and $5 *stars*" in page
+    )  # literal: no emphasis, math or cell split
     assert "<strong>getitem</strong>" not in page and "<em>stars</em>" not in page
-    assert '<span class="ev">diff=&lt;1e-06</span>' in page or "diff=&lt;1e-06" in page
+    assert '<span class="ev">ratio=10</span> <span class="ev">groups=3</span>' in page
+    assert "diff=&lt;1e-06</td>" in page  # a single item stays plain text
     n_rows = len(re.findall(r"<tr>", page.split("<tbody>")[1].split("</tbody>")[0]))
     assert n_rows == 3
 
@@ -82,23 +108,41 @@ def test_rendered_table_has_badges_and_escapes_markdown(tmp_path):
 def test_section_anchors_follow_myst(tmp_path):
     """Rows link to the nearest ## or ### heading, numbered as MyST numbers repeats."""
     (tmp_path / "notebooks").mkdir()
-    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES,
-        sections=("## Setup", "### Check", "## Other", "### Check", "### [Linked](http://x.org) `code`"))
-    rows, _ = ledger.collect(tmp_path / "notebooks")
+    _nb(
+        tmp_path / "notebooks" / "07_demo.ipynb",
+        LINES,
+        sections=(
+            "## Setup",
+            "### Check",
+            "## Other",
+            "### Check",
+            "### [Linked](http://x.org) `code`",
+        ),
+    )
+    rows, _ = ledger.read_verdicts(tmp_path / "notebooks")
     assert {r["anchor"] for r in rows} == {"linked-code"}
-    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES,
-        sections=("## Setup", "### Check", "## Other", "### Check"))
-    rows, _ = ledger.collect(tmp_path / "notebooks")
+    _nb(
+        tmp_path / "notebooks" / "07_demo.ipynb",
+        LINES,
+        sections=("## Setup", "### Check", "## Other", "### Check"),
+    )
+    rows, _ = ledger.read_verdicts(tmp_path / "notebooks")
     assert {r["anchor"] for r in rows} == {"check-1"}
 
 
 def test_summary_counts_and_most_surprising_first(tmp_path):
     (tmp_path / "notebooks").mkdir()
-    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES + [
-        "[holds with a caveat] fd-adam (FA18 L5): adam — evidence: x=1 — note: only if beta2 < 1",
-        "[does not hold] fa-hard-to-overfit (FA18 L2): hard — evidence: train_acc=1.0",
-    ])
-    rows, _ = ledger.collect(tmp_path / "notebooks")
+    _nb(
+        tmp_path / "notebooks" / "07_demo.ipynb",
+        LINES
+        + [
+            "[holds with a caveat] fd-adam (FA18 L5): adam — evidence: x=1 "
+            "— note: only if beta2 < 1",
+            "[does not hold] fa-hard-to-overfit (FA18 L2): hard "
+            "— evidence: train_acc=1.0",
+        ],
+    )
+    rows, _ = ledger.read_verdicts(tmp_path / "notebooks")
     n = ledger.counts(rows)
     assert n[ledger.FAILS] == 1 and n[ledger.OUTDATED] == 1 and n[ledger.CAVEAT] == 1
     assert n[ledger.HOLDS] == 1 and n[ledger.PENDING] == len(ledger.CLAIMS) - 4
@@ -106,28 +150,44 @@ def test_summary_counts_and_most_surprising_first(tmp_path):
     assert f"**4 of {len(ledger.CLAIMS)}**" in summary
     assert "[does not hold · 1]{.verdict .verdict-fails}" in summary
     surprising = [line for line in summary.splitlines() if line.startswith("- ")]
-    assert [re.search(r"verdict-(\w+)", s).group(1) for s in surprising] == ["fails", "outdated", "caveat"]
+    assert [re.search(r"verdict-(\w+)", s).group(1) for s in surprising] == [
+        "fails",
+        "outdated",
+        "caveat",
+    ]
     html = _html(summary)
-    assert html.count('class="verdict ') == 5 + 3  # chips (4 verdicts + pending) + 3 listed
+    assert (
+        html.count('class="verdict ') == 5 + 3
+    )  # chips (4 verdicts + pending) + 3 listed
 
 
 def test_chapters_outside_the_toc_are_named_not_linked(tmp_path):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "book").mkdir()
     _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES)
-    (tmp_path / "_toc.yml").write_text("root: book/intro\nchapters:\n  - file: notebooks/00_start_here\n")
+    (tmp_path / "_toc.yml").write_text(
+        "root: book/intro\nchapters:\n  - file: notebooks/00_start_here\n"
+    )
     assert ledger.main(["--root", str(tmp_path)]) == 0
     text = (tmp_path / "book" / "claims.md").read_text()
     assert "07_demo.ipynb" not in text and "(chapter not in the book yet)" in text
-    (tmp_path / "_toc.yml").write_text("root: book/intro\nchapters:\n  - file: notebooks/07_demo.ipynb\n")
-    assert ledger.main(["--root", str(tmp_path), "--check"]) == 1  # adding it to the toc: regenerate
+    (tmp_path / "_toc.yml").write_text(
+        "root: book/intro\nchapters:\n  - file: notebooks/07_demo.ipynb\n"
+    )
+    assert (
+        ledger.main(["--root", str(tmp_path), "--check"]) == 1
+    )  # adding it to the toc: regenerate
     assert ledger.main(["--root", str(tmp_path)]) == 0
-    assert "(../notebooks/07_demo.ipynb#a-section-with-punctuation)" in (tmp_path / "book" / "claims.md").read_text()
+    assert (
+        "(../notebooks/07_demo.ipynb#a-section-with-punctuation)"
+        in (tmp_path / "book" / "claims.md").read_text()
+    )
 
 
 def test_committed_ledger_is_up_to_date(repo_root):
     assert ledger.main(["--root", str(repo_root), "--check"]) == 0, (
-        "book/claims.md or book/_verdict_summary.md is stale: run `python -m claimbook.ledger`"
+        "book/claims.md or book/_verdict_summary.md is stale: "
+        "run `python -m bookbuild ledger`"
     )
 
 
@@ -140,3 +200,26 @@ def test_every_notebook_claim_line_is_in_the_ledger(repo_root):
                     if line.startswith("[") and "— evidence:" in line:
                         cid = line.split("] ", 1)[1].split(" ", 1)[0]
                         assert f"`{cid}`" in text, (nb_path.name, cid)
+
+
+def test_intervals_rules_and_inconclusive_reach_the_ledger(tmp_path):
+    from claimbook.evidence import Rule, decide
+
+    rule = Rule("gain", "greater", 0.02)
+    d = decide([0.0, 0.05, -0.03, 0.04], rule)
+    line = (
+        f"[inconclusive on this budget] dlr-helps (FA18 L5): helps — evidence: "
+        f"head_only=0.8, one_lr=0.7 — interval: {d.interval_text()} "
+        f"— rule: {rule.describe()} — note: tiny task"
+    )
+    (tmp_path / "notebooks").mkdir()
+    _nb(tmp_path / "notebooks" / "07_demo.ipynb", [line])
+    rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
+    assert rows[0]["interval"] == d.interval_text() and rows[0]["note"] == "tiny task"
+    text = ledger.render(rows, versions)
+    assert "**inconclusive on this budget** 1" in text
+    page = _html(text)
+    assert '<span class="verdict verdict-inconclusive">' in page
+    assert '<span class="ci">mean +0.0150 [' in page
+    assert '<span class="rule">rule: gain &gt;= +0.0200 (95% t interval)</span>' in page
+    assert "<em>tiny task</em>" in page

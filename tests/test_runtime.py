@@ -1,0 +1,148 @@
+"""claimbook.runtime.setup(): seeds, threads, fastai quiet, guard mode; and the
+package's import graph (no side effects, no circle)."""
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from claimbook import claims
+from claimbook.runtime import setup
+from tests.conftest import ROOT, _global_state, _restore
+
+
+def test_setup_seeds_and_prints(no_env_budget, capsys):
+    b = setup()
+    a = torch.rand(3)
+    out = capsys.readouterr().out
+    setup(quiet=True)
+    assert torch.equal(a, torch.rand(3))
+    assert "name             'small'" in out and out.splitlines()[-1].startswith(
+        "versions: python"
+    )
+    assert torch.get_num_threads() == b.threads
+
+
+def test_setup_silences_fastai_on_small_budget(no_env_budget):
+    from fastai.callback.progress import ProgressCallback
+    from fastai.learner import defaults
+
+    from claimbook.callbacks import QuietRecorder
+
+    setup(quiet=True)
+    assert ProgressCallback not in defaults.callbacks
+    assert defaults.callbacks.count(QuietRecorder) == 1
+    setup(quiet=True)  # idempotent
+    assert defaults.callbacks.count(QuietRecorder) == 1
+    setup("full", quiet=True)  # the full budget keeps fastai's progress bars
+    assert QuietRecorder not in defaults.callbacks
+    assert defaults.callbacks.count(ProgressCallback) == 1
+
+
+def test_setup_sets_the_guard_mode(no_env_budget, monkeypatch, capsys):
+    setup(quiet=True)
+    with pytest.raises(claims.VerdictMismatch):
+        claims.record("fd-xent", holds=False, evidence="x", expect=claims.HOLDS)
+    monkeypatch.setenv("CLAIMBOOK_SEED", "3")
+    setup(quiet=True)
+    capsys.readouterr()
+    v = claims.record("fd-xent", holds=False, evidence="x", expect=claims.HOLDS)
+    out = capsys.readouterr().out.splitlines()
+    assert v.verdict == claims.FAILS and len(out) == 2
+    assert claims.parse_line(out[0])["verdict"] == claims.FAILS
+    assert "committed chapter, which found 'holds'" in out[1]
+    assert "CLAIMBOOK_SEED=3" in out[1] and claims.parse_line(out[1]) is None
+
+
+def test_global_state_is_restored_after_setup(no_env_budget):
+    """The conftest fixture undoes what setup() changes (so test order is free)."""
+    import matplotlib
+    from fastai.learner import defaults
+
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(False)
+    before = _global_state()
+    setup(quiet=True)
+    assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled()
+    assert matplotlib.rcParams["figure.dpi"] == 72
+    _restore(before)
+    after = _global_state()
+    assert after["threads"] == 1 and not after["deterministic"]
+    assert after["fastai_callbacks"] == before["fastai_callbacks"] == defaults.callbacks
+    assert after["rc"] == before["rc"] and after["warnings"] == before["warnings"]
+
+
+def test_importing_the_package_has_no_side_effects(tmp_path):
+    code = (
+        "import random, torch; s = torch.initial_seed(); r = random.getstate();"
+        "import claimbook, claimbook.data, claimbook.claims, claimbook.plotting;"
+        "assert torch.initial_seed() == s and random.getstate() == r;"
+        "import sys; assert 'fastai' not in sys.modules, 'fastai imported on import';"
+        "assert 'bookbuild' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+MODULES = [p.stem for p in (ROOT / "claimbook").glob("*.py") if p.stem != "__init__"]
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_each_module_imports_alone_without_a_circle(name, tmp_path):
+    """Import one module first, in a fresh interpreter, then record which package
+    modules it pulled in: a module may only need modules that do not need it."""
+    code = (
+        "import importlib, sys, json;"
+        f"importlib.import_module('claimbook.{name}');"
+        "mods = [m for m in sys.modules if m.startswith('claimbook.')];"
+        "print(json.dumps(sorted(mods)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert f"claimbook.{name}" in json.loads(out)
+
+
+def test_the_import_graph_has_no_circle():
+    """Read every module's `from .x import` / `from . import x` lines: the graph of
+    package-internal imports must be acyclic, and `budget` imports nothing."""
+    edges = {}
+    for path in (ROOT / "claimbook").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        deps = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                if node.module:
+                    deps.add(node.module.split(".")[0])
+                else:
+                    deps.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "claimbook."
+            ):
+                deps.add(node.module.split(".")[1])
+        edges[path.stem] = deps - {path.stem}
+    assert edges["budget"] == set() and edges["evidence"] == set()
+    order, done, visiting = [], set(), set()
+
+    def visit(m, trail):
+        assert m not in visiting, f"import circle: {' -> '.join(trail + [m])}"
+        if m in done:
+            return
+        visiting.add(m)
+        for d in sorted(edges.get(m, ())):
+            if d != "__init__":
+                visit(d, trail + [m])
+        visiting.discard(m)
+        done.add(m)
+        order.append(m)
+
+    for m in sorted(edges):
+        if m != "__init__":
+            visit(m, [])
+    assert set(order) == set(edges) - {"__init__"}
