@@ -27,7 +27,8 @@ NPM_STAMP := node_modules/.claimbook-installed
 # The browser test drives Debian's Chromium (.ci/run installs it); nothing downloads one.
 SITE_TEST_FLAGS := -q -p no:cacheprovider --durations=5
 
-.PHONY: book test install site-deps unit lint nbval site-test execute ledger cache clean
+.PHONY: book test install site-deps unit lint nbval site-test execute ledger cache clean \
+	stability
 
 install: $(STAMP)
 
@@ -85,3 +86,11 @@ test: lint unit nbval
 
 clean:
 	rm -rf _build
+
+# Do the verdicts survive other seeds? Runs the chapters (copies; lax) with
+# CLAIMBOOK_SEED set to each of SEEDS and prints the verdicts that changed; exits 1
+# on a change or a failed cell. NOTEBOOKS picks chapters (default: all).
+SEEDS ?= 1 2
+NOTEBOOKS ?=
+stability: install cache
+	$(PY) -m bookbuild stability $(NOTEBOOKS) --seeds $(SEEDS)

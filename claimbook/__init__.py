@@ -6,6 +6,8 @@ Modules (each says which chapter introduced it):
 * `runtime`: `setup()`, the one call every chapter's setup cell makes;
 * `claims`: the claim inventory and `record()`, which prints a verdict line;
 * `evidence`: decision rules, replicates and intervals for experiments;
+* `replicates`: M independent models trained at once (vmap), Adam per replicate;
+* `lrfind`: the one reading of "where the loss starts to shoot up" (01, 02);
 * `data`: synthetic tasks with ground truth, and the Pets loader;
 * `models`: the small ResNet and its cached pretrained body;
 * `groups`: layer groups and per-group learning rates (chapter 02);

@@ -6,8 +6,9 @@ acts on a budget (threads, seeds, determinism).
 
 Three settings, read from the environment when a budget is made:
 
-* ``CLAIMBOOK_BUDGET``: ``small`` (default: synthetic data, CPU) or ``full``
-  (the lessons' Pets and ImageNet ResNet-34, for a GPU);
+* ``CLAIMBOOK_BUDGET``: ``small`` (default: synthetic data, CPU), ``full`` (the
+  lessons' Pets and ImageNet ResNet-34, for a GPU) or ``mini`` (the full budget's
+  code path at toy sizes, for CI on a generated Pets-layout folder);
 * ``CLAIMBOOK_DEVICE``: ``cpu``, ``cuda`` or ``auto``;
 * ``CLAIMBOOK_SEED``: an integer that shifts every seed a chapter uses (data
   draws and initialisation). The committed outputs are for the default; any
@@ -21,9 +22,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-BUDGETS = ("small", "full")
+BUDGETS = ("small", "full", "mini")
 DEVICES = ("cpu", "cuda", "auto")
-DEFAULT_SEED = {"small": 0, "full": 42}
+DEFAULT_SEED = {"small": 0, "full": 42, "mini": 42}
 
 
 class BudgetError(ValueError):
@@ -43,6 +44,7 @@ class Budget:
     bs: int
     epochs: int
     num_it: int  # iterations of an LR range test
+    replicates: int  # independent replicates per statistical verdict
     arch: str
     seed: int  # the base seed (CLAIMBOOK_SEED, or the budget's default)
     threads: int
@@ -54,8 +56,26 @@ class Budget:
         """Three consecutive seeds from the base (single-run sections use these)."""
         return (self.seed, self.seed + 1, self.seed + 2)
 
+    def replicate_seeds(self, stream: str, n: int | None = None) -> tuple[int, ...]:
+        """`n` (default: `replicates`) independent seeds for one experiment.
+
+        Derived from the base seed and the experiment's name (`stream`) through
+        NumPy's SeedSequence, so two experiments never share seeds, and another
+        CLAIMBOOK_SEED gives a disjoint set (not the same seeds shifted by one)."""
+        import hashlib
+
+        import numpy as np
+
+        n = self.replicates if n is None else n
+        if n < 1:
+            raise BudgetError(f"n={n}; need at least one replicate")
+        key = int.from_bytes(hashlib.sha256(stream.encode()).digest()[:8], "little")
+        seq = np.random.SeedSequence([self.seed, key])
+        return tuple(int(v) for v in seq.generate_state(n, np.uint32) & 0x7FFFFFFF)
+
     @property
     def is_small(self) -> bool:
+        """The synthetic-data budget (everything else takes the lessons' Pets path)."""
         return self.name == "small"
 
     @property
@@ -81,6 +101,7 @@ def _small(device: str, seed: int) -> Budget:
         bs=64,
         epochs=3,
         num_it=60,
+        replicates=8,
         arch="resnet_small",
         seed=seed,
         threads=2,
@@ -100,11 +121,35 @@ def _full(device: str, seed: int) -> Budget:
         bs=64,
         epochs=4,
         num_it=100,
+        replicates=4,
         arch="resnet34",
         seed=seed,
         threads=max(1, (os.cpu_count() or 2)),
         progress_bars=True,
         deterministic=False,
+    )
+
+
+def _mini(device: str, seed: int) -> Budget:
+    """The full budget's code path (Pets layout, torchvision ResNet-34, fastai's
+    vision_learner) at sizes that run every chapter in minutes on 2 CPU cores; CI
+    points CLAIMBOOK_PETS at a generated folder and fills torch's weights cache."""
+    return Budget(
+        name="mini",
+        device=device,
+        dataset="oxford-iiit-pets",
+        img_size=64,
+        n_train=0,  # every image of the (small, generated) folder
+        n_valid=0,
+        bs=16,
+        epochs=1,
+        num_it=10,
+        replicates=2,
+        arch="resnet34",
+        seed=seed,
+        threads=2,
+        progress_bars=False,
+        deterministic=True,
     )
 
 
@@ -116,7 +161,7 @@ def _cuda_available() -> bool:
 
 def resolve_device(name: str, requested: str | None) -> str:
     """Turn CLAIMBOOK_DEVICE into 'cpu' or 'cuda'; `cuda` without a GPU is an error."""
-    default = "cpu" if name == "small" else "auto"
+    default = "auto" if name == "full" else "cpu"
     requested = (requested or "").strip().lower() or default
     if requested not in DEVICES:
         raise BudgetError(
@@ -164,7 +209,7 @@ def get_budget(
     s = resolve_seed(
         raw, seed if seed is not None else os.environ.get("CLAIMBOOK_SEED")
     )
-    return _small(dev, s) if raw == "small" else _full(dev, s)
+    return {"small": _small, "full": _full, "mini": _mini}[raw](dev, s)
 
 
 def cache_dir() -> Path:

@@ -51,7 +51,10 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "lrf-rule-of-thumb": (
         "FA18 L3",
         "01_lr_finder",
-        "Pick an LR about 10x below the point where the loss starts to shoot up.",
+        "Read the LR off the finder: about 10x below the point where the loss "
+        "starts to shoot up (the note gives this for the first half of the slice "
+        "after unfreezing, see dlr-unfreeze-rule; here it is the common single-LR "
+        "reading).",
     ),
     "lrf-try-10x": (
         "FA18 L5",
@@ -61,8 +64,8 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "lrf-auto-heuristic": (
         "FA18 L3",
         "01_lr_finder",
-        "Open project: a heuristic that picks a good LR from the finder's curve "
-        "automatically across tasks.",
+        "Open project: find a heuristic that picks a good LR from the finder's "
+        "curve automatically across tasks.",
     ),
     "lrf-too-high-too-low": (
         "FA18 L2",
@@ -96,7 +99,8 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "dlr-ten-x": (
         "FA18 L1",
         "02_discriminative_lrs",
-        "In slice(a, b), b should be about 10x a.",
+        "In slice(a, b), b should be about 10x a (the note's own example, "
+        "slice(1e-6, 1e-4), is 100x).",
     ),
     "dlr-unfreeze-rule": (
         "FA18 L3",
@@ -118,8 +122,8 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "dlr-ulmfit-26": (
         "FA18 L4",
         "02_discriminative_lrs",
-        "For text models the LR is divided by 2.6 per layer group (hence /2.6**4), "
-        "a factor found by experiment.",
+        "For text models the LR changes in steps of 2.6**4 from layer to layer (why "
+        "the LR is divided by 2.6**4), a factor found by experiment.",
     ),
     "dlr-helps": (
         "FA18 L5",
@@ -174,7 +178,7 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
         "TIL21",
         "04_dataloader_seeding",
         "With NumPy randomness in __getitem__ and several workers, each worker "
-        "produces the same 'random' numbers.",
+        'produces the same "random" numbers.',
     ),
     "dl-seed-fix": (
         "TIL21",
@@ -192,7 +196,8 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "kr-loss-at-init": (
         "KR19",
         "05_training_recipe",
-        "Verify the loss at initialisation (for C balanced classes, about ln C).",
+        "Verify the loss at initialisation (the note gives the heading; Karpathy's "
+        "post: for C balanced classes, about ln C).",
     ),
     "kr-overfit-one-batch": (
         "KR19",
@@ -214,13 +219,14 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "kr-input-independent": (
         "KR19",
         "05_training_recipe",
-        "An input-independent baseline (inputs zeroed) must do worse than the real "
-        "model.",
+        "An input-independent baseline (the post: inputs zeroed) must do worse than "
+        "the real model.",
     ),
     "kr-adam-safe": (
         "KR19",
         "05_training_recipe",
-        "Adam at 3e-4 is a safe first optimiser.",
+        "Adam is safe (the note gives the heading; Karpathy's post: Adam at 3e-4 "
+        "forgives a poorly chosen LR, unlike SGD).",
     ),
     "fa-val-loss-fallacy": (
         "FA18 L2",
@@ -292,7 +298,7 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
         "FA18 L6",
         "06_foundations",
         "BatchNorm normalises by batch mean/variance then applies a learned scale "
-        "and shift; its momentum is an EWMA of running statistics, not optimiser "
+        'and shift; its "momentum" is an EWMA of running statistics, not optimiser '
         "momentum.",
     ),
     "fd-momentum-ewma": (
@@ -322,7 +328,8 @@ CLAIMS: dict[str, tuple[str, str, str]] = {
     "fd-onehot-rank": (
         "FA18 L2",
         "00_start_here",
-        "Rank of a tensor is its number of axes; a trailing underscore means in-place.",
+        '"Rank" of a tensor is its number of axes; a trailing underscore means the '
+        "method updates in place and does not return a result.",
     ),
     # 06_foundations
     "fd-y-range": (

@@ -400,3 +400,27 @@ def pets_dls(
         device=device,
         num_workers=0,
     )
+
+
+# ------------------------------------------------------------ one entry point
+
+
+def budget_dls(budget, task: str = "target", *, bs: int | None = None, seed=None):
+    """The budget's fastai DataLoaders: the chapters' one way to get their data.
+
+    Small budget: the synthetic shapes `task` ("source" or "target") from
+    `shapes_dls`. Full and mini budgets: lesson 1's Pets from `pets_path()`
+    (``CLAIMBOOK_PETS`` or fastai's data folder) at the budget's image size; `task`
+    is ignored there (Pets is the target task). `bs` defaults to the budget's, and
+    `seed` (the split and shuffling) to the budget's base seed.
+    """
+    seed = budget.seed if seed is None else seed
+    if budget.is_small:
+        return shapes_dls(budget, task, bs=bs, seed=seed)
+    return pets_dls(
+        pets_path(),
+        size=budget.img_size,
+        bs=bs or budget.bs,
+        seed=seed,
+        device=budget.device,
+    )

@@ -84,3 +84,25 @@ def test_describe_lists_every_field_once(no_env_budget):
     names = [line.split()[0] for line in text.splitlines()]
     assert names == [f.name for f in dataclasses.fields(get_budget())]
     assert "seed             0" in text
+
+
+def test_replicate_seeds_are_independent_streams(no_env_budget, monkeypatch):
+    b = get_budget()
+    a = b.replicate_seeds("dlr-helps")
+    assert len(a) == b.replicates == 8 and len(set(a)) == 8
+    assert a == get_budget().replicate_seeds("dlr-helps")  # reproducible
+    assert not set(a) & set(b.replicate_seeds("lrf-study"))  # streams differ
+    assert b.replicate_seeds("x", 3) == b.replicate_seeds("x")[:3]
+    monkeypatch.setenv("CLAIMBOOK_SEED", "1")
+    other = get_budget().replicate_seeds("dlr-helps")
+    assert not set(a) & set(other)  # another seed: a disjoint set, not a shift
+    assert all(0 <= s < 2**31 for s in a + other)
+    with pytest.raises(BudgetError):
+        b.replicate_seeds("x", 0)
+
+
+def test_mini_budget_is_the_full_path_at_toy_sizes(no_env_budget):
+    full, mini = get_budget("full", device="cpu"), get_budget("mini")
+    assert (mini.dataset, mini.arch) == (full.dataset, full.arch)
+    assert not mini.is_small and not mini.is_reference and mini.device == "cpu"
+    assert mini.img_size < full.img_size and mini.replicates < full.replicates

@@ -125,6 +125,15 @@ def test_inventory_matches_shared_claims(repo_root):
     assert set(ids) <= set(claims.CLAIMS), sorted(set(ids) - set(claims.CLAIMS))
     for cid, src in ids.items():
         assert claims.CLAIMS[cid][0] == src, cid
+    # the paraphrases too, once the inventory's markdown (`code`, *emphasis*) is off
+    texts = dict(
+        re.findall(
+            r"^\| ([a-z]+-[a-z0-9-]+) \| [^|]+ \| (.+) \|$", shared.read_text(), re.M
+        )
+    )
+    for cid, text in texts.items():
+        plain = re.sub(r"(?<![\w*])\*([^*]+)\*(?![\w*])", r"\1", text.replace("`", ""))
+        assert claims.CLAIMS[cid][2] == plain.strip(), cid
 
 
 def test_every_claim_has_a_known_source():

@@ -9,6 +9,7 @@ from claimbook.data import (
     SOURCE_CLASSES,
     TARGET_CLASSES,
     PetsUnavailable,
+    budget_dls,
     make_ratings,
     make_sequences,
     make_shapes,
@@ -184,3 +185,18 @@ def test_tensor_dls_no_workers_seeded_and_leaves_random_alone():
     assert (
         random.random() == expected
     )  # a seeded call restores the global `random` state
+
+
+def test_budget_dls_small_is_the_shapes_task(no_env_budget):
+    b = get_budget("small")
+    dls = budget_dls(b, "target")
+    assert dls.vocab == list(TARGET_CLASSES) and dls.c == 4
+    assert len(dls.train_ds) == b.n_train and dls.train.bs == b.bs
+
+
+def test_budget_dls_full_path_reads_pets(tmp_path, monkeypatch, no_env_budget):
+    root = _fake_pets(tmp_path / "pets")
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(root))
+    dls = budget_dls(get_budget("mini"), bs=4)
+    xb, _ = dls.one_batch()
+    assert tuple(xb.shape[1:]) == (3, 64, 64) and dls.c == 3

@@ -1,0 +1,163 @@
+"""Independent replicates trained at once: M copies of a model in one forward pass.
+
+Introduced in chapter 01 (The learning-rate finder). The evidence standard asks for
+independent replicates (each its own data draw, initialisation and batch order),
+and a Python loop over M small models spends most of its time in Python. PyTorch's
+"model ensembling" recipe stacks the M copies' parameters along a new leading axis
+(`torch.func.stack_module_state`) and runs them with `torch.func.vmap` over
+`functional_call`: one call, M independent models.
+
+* `Stacked`: M copies of a module (their own weights and buffers; BatchNorm keeps
+  a running mean per copy), called on a batch of shape (M, B, ...) -> (M, B, ...).
+  `Stacked.copy(i)` gives replicate i back as an ordinary module.
+* `StackedAdam`: Adam over the stacked parameters with one learning rate per
+  replicate (a tensor of shape (M,)), so a grid of LRs x replicates trains in one
+  go. It follows `torch.optim.Adam`'s arithmetic; a unit test checks it against M
+  separate `torch.optim.Adam` runs within a float32 tolerance.
+* `stacked_loss`: the sum over replicates of each replicate's mean loss, whose
+  gradient with respect to replicate i's weights is exactly that of its own loss.
+
+Measured speed-up over a Python loop (2 CPU threads, 48 steps): a 3-layer MLP at
+M=32 about 8x; a 3-block CNN on 16 px images at M=16 about 1.6x; a ResNet at 32 px
+none (vmap turns convolutions into grouped ones, which are slow on CPUs). Loop
+over conv-heavy models; stack MLPs, embeddings and heads.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+
+class Stacked(nn.Module):
+    """M independent copies of `models[0]`'s architecture, run with vmap.
+
+    `models` are M already-initialised modules of one architecture (build each with
+    its own seed). Parameters become leaves of shape (M, ...); buffers (BatchNorm
+    statistics) are stacked the same way and updated per copy in train mode.
+    """
+
+    def __init__(self, models: Sequence[nn.Module]):
+        super().__init__()
+        if len(models) < 1:
+            raise ValueError("need at least one model")
+        params, buffers = stack_module_state(list(models))
+        self.n = len(models)
+        self.names = list(params)
+        self.stacked = nn.ParameterDict(
+            {
+                k.replace(".", "__"): nn.Parameter(v.detach().clone())
+                for k, v in params.items()
+            }
+        )
+        for k, v in buffers.items():
+            self.register_buffer("buf__" + k.replace(".", "__"), v.detach().clone())
+        self._buffer_names = list(buffers)
+        base = copy.deepcopy(models[0]).to("meta")
+        object.__setattr__(self, "_base", base)  # not a submodule: holds no weights
+
+    def stacked_params(self) -> dict[str, torch.Tensor]:
+        return {k: self.stacked[k.replace(".", "__")] for k in self.names}
+
+    def stacked_buffers(self) -> dict[str, torch.Tensor]:
+        return {
+            k: getattr(self, "buf__" + k.replace(".", "__")) for k in self._buffer_names
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (M, B, ...) -> outputs (M, B, ...); replicate i sees only x[i]."""
+        if x.shape[0] != self.n:
+            raise ValueError(
+                f"input has {x.shape[0]} replicates, the stack has {self.n}"
+            )
+        base = self._base
+        base.train(self.training)
+
+        def one(p, b, xb):
+            return functional_call(base, (p, b), (xb,))
+
+        params, buffers = self.stacked_params(), self.stacked_buffers()
+        return vmap(one, randomness="different")(params, buffers, x)
+
+    def copy(self, i: int) -> nn.Module:
+        """Replicate i as an ordinary module on the stack's device (a deep copy)."""
+        if not 0 <= i < self.n:
+            raise IndexError(f"replicate {i} of {self.n}")
+        device = next(iter(self.stacked.values())).device
+        module = copy.deepcopy(self._base).to_empty(device=device)
+        stacked = {**self.stacked_params(), **self.stacked_buffers()}
+        state = {k: v[i].detach().clone() for k, v in stacked.items()}
+        module.load_state_dict(state)
+        return module.train(self.training)
+
+
+def stacked_loss(
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    out: torch.Tensor,
+    y: torch.Tensor,
+) -> torch.Tensor:
+    """The sum over replicates of each replicate's mean loss.
+
+    `out` (M, B, ...) and `y` (M, B, ...): replicate i's term depends only on its
+    own weights, so the gradient of the sum is each replicate's own gradient."""
+    m, b = out.shape[:2]
+    per = loss_fn(out.reshape(m * b, *out.shape[2:]), y.reshape(m * b, *y.shape[2:]))
+    if per.dim() != 1:
+        raise ValueError("loss_fn must return one loss per example (reduction='none')")
+    return per.view(m, b).mean(1).sum()
+
+
+class StackedAdam:
+    """Adam on stacked parameters (shape (M, ...)) with one LR per replicate.
+
+    `lr` is a float or a tensor of shape (M,); change it between steps (a schedule)
+    with `set_lr`. betas, eps and decoupled `weight_decay` (AdamW) as in torch.
+    """
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params = [p for p in params]
+        if not self.params:
+            raise ValueError("no parameters")
+        self.n = self.params[0].shape[0]
+        if any(p.shape[0] != self.n for p in self.params):
+            raise ValueError("every stacked parameter needs the same leading size M")
+        self.betas, self.eps, self.wd = betas, eps, weight_decay
+        self.t = 0
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.set_lr(lr)
+
+    def set_lr(self, lr) -> None:
+        lr = torch.as_tensor(lr, dtype=torch.float64).flatten()
+        if lr.numel() == 1:
+            lr = lr.expand(self.n)
+        if lr.numel() != self.n:
+            raise ValueError(f"lr has {lr.numel()} values for {self.n} replicates")
+        self.lr = lr.clone()
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        bc1 = 1 - b1**self.t
+        bc2_sqrt = math.sqrt(1 - b2**self.t)
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+            if p.grad is None:
+                continue
+            shape = (self.n,) + (1,) * (p.dim() - 1)
+            lr = self.lr.to(p.dtype).to(p.device).view(shape)
+            if self.wd:
+                p.mul_(1 - lr * self.wd)
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+            p.sub_((lr / bc1) * m / denom)
