@@ -6,7 +6,14 @@ checked the way a reader meets it: it answers 200, logs no console error, asks
 nothing of the network (the site must work offline), every image decodes, every
 internal link and anchor resolves, saved widget state renders, math typesets, and
 chapters carry their launch (Colab, Binder), download and repository buttons.
-Screenshots of the home page, the ledger and one chapter go to `_build/screenshots/`.
+Every page is loaded twice, at desktop width and at a phone's 390 px, and its layout
+checked at both: nothing makes the page scroll sideways (code and wide outputs scroll
+in their own box), figures scale down, no table cell is squeezed to a few characters
+or breaks a word mid-word, no verdict badge spills over a neighbouring cell. The
+ledger's experiment markup (interval, rule, the inconclusive verdict) is checked on a
+fixture: the built ledger page with such rows put in, served by the test only.
+Screenshots of the home page, the ledger and one chapter, at both widths, go to
+`_build/screenshots/`.
 
 The browser is the system's Chromium (CLAIMBOOK_CHROMIUM, default /usr/bin/chromium),
 driven by Playwright; nothing here downloads a browser. Outside `make` the tests skip
@@ -32,7 +39,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 import yaml
 
-from bookbuild.ledger import MAX_SURPRISING
+from bookbuild.ledger import MAX_SURPRISING, VERDICT_CLASS
+from claimbook.claims import INCONCLUSIVE
+from claimbook.evidence import Rule, decide
 from tests.conftest import ROOT
 
 SITE = Path(os.environ.get("CLAIMBOOK_SITE", ROOT / "_build" / "html"))
@@ -53,6 +62,11 @@ FLAGS = [
 ]
 MAX_SITE_BYTES = 15_000_000
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 1400}  # a current phone, in CSS pixels
+WIDTHS = {"desktop": VIEWPORT, "phone": PHONE}
+# A table cell's text needs at least this many characters a line to be read (a cell
+# with a shorter text may be narrower).
+MIN_CELL_CHARS = 4
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
 REFRESH_RE = re.compile(r'<meta http-equiv="Refresh" content="\d+; url=([^"]+)"', re.I)
 HOME = "book/intro.html"  # the root index.html forwards here
@@ -77,6 +91,7 @@ class PageReport:
     widgets: dict = field(default_factory=dict)  # what the widget check found
     math: dict = field(default_factory=dict)
     buttons: dict = field(default_factory=dict)
+    layout: dict = field(default_factory=dict)  # what the layout check found
     seconds: float = 0.0
     redirect: str | None = (
         None  # where a <meta http-equiv="Refresh"> page sent the browser
@@ -266,6 +281,151 @@ _BUTTONS_JS = """() => {
 }"""
 
 
+# Does the page fit its width? (arg: MIN_CELL_CHARS)
+# 1. The page does not scroll sideways, and no element sticks out of the viewport
+#    unless a box of its own scrolls it (code cells, wide outputs: overflow-x auto).
+# 2. Figures scale down: no image is wider than the article.
+# 3. Tables: no cell narrower than `minChars` characters of its own font (unless its
+#    text is that short), no word broken mid-word (a break right after _ = - / , ; :
+#    ( ) or after a '.' before a letter is a joint, allowed), no verdict badge outside
+#    its cell or over another cell, no two cells of a row on top of each other; the
+#    ledger never scrolls sideways inside its box.
+_LAYOUT_JS = """(minChars) => {
+  const vw = document.documentElement.clientWidth, problems = [];
+  const px = Math.round;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + Array.from(e.classList).slice(0, 2).map(c => '.' + c).join('');
+  const where = e => {
+    const p = [];
+    for (let x = e; x && x !== document.body && p.length < 3; x = x.parentElement)
+      p.unshift(name(x));
+    return p.join(' > ');
+  };
+  const shown = e => e.getClientRects().length > 0;
+  const overlap = (a, b) =>
+    Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left))
+    * Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
+  const quote = e =>
+    JSON.stringify(e.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40));
+
+  const sw = document.documentElement.scrollWidth;
+  if (sw > vw + 1)
+    problems.push(`the page scrolls sideways: ${sw} px wide in ${vw} px`);
+  // true when it reported e or something in it (the innermost culprit is named)
+  let out = 0;
+  const visit = e => {
+    const cs = getComputedStyle(e);
+    if (cs.display === 'none' || cs.position === 'fixed') return false;
+    const r = e.getBoundingClientRect();
+    if (cs.visibility !== 'hidden' && cs.display !== 'contents' && r.width > 0
+        && r.height > 0 && (r.right > vw + 1 || r.left < -1)) {
+      if (out++ < 5) problems.push(
+        `${where(e)} spans ${px(r.left)}..${px(r.right)} px of a ${vw} px page`);
+      return true;  // its children would only repeat it
+    }
+    if (cs.overflowX === 'auto' || cs.overflowX === 'scroll') return false;
+    let found = false;
+    for (const c of e.children) found = visit(c) || found;
+    if (!found && cs.overflowX === 'visible' && e.scrollWidth > e.clientWidth + 1
+        && r.left + e.scrollWidth > vw + 1) {  // its own text runs past the page
+      if (out++ < 5) problems.push(`the text of ${where(e)} ${quote(e)} runs to `
+        + `${px(r.left + e.scrollWidth)} px of a ${vw} px page`);
+      return true;
+    }
+    return found;
+  };
+  for (const c of document.body.children) visit(c);
+
+  const article = document.querySelector('.bd-article') || document.body;
+  const aw = article.getBoundingClientRect().width;
+  for (const img of article.querySelectorAll('img')) {
+    const w = img.getBoundingClientRect().width;
+    if (shown(img) && w > aw + 1) problems.push(
+      `image ${img.getAttribute('src')} is ${px(w)} px wide in a ${px(aw)} px article`);
+  }
+
+  const ctx = document.createElement('canvas').getContext('2d');
+  const charWidth = cs => {
+    ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+    return ctx.measureText('0').width;
+  };
+  // a joint: after _ = - / , ; : ( ) or after a '.' that a letter follows
+  const joint = (w, i) => /[_=\\-\\/,;:()]/.test(w[i - 1])
+    || (w[i - 1] === '.' && /[A-Za-z]/.test(w[i]));
+  const brokenWords = cell => {
+    const found = [], range = document.createRange();
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      for (const m of t.nodeValue.matchAll(/\\S{2,}/g)) {
+        range.setStart(t, m.index);
+        range.setEnd(t, m.index + m[0].length);
+        const rects = Array.from(range.getClientRects()).filter(r => r.width > 0);
+        if (rects.every(r => Math.abs(r.top - rects[0].top) < 2)) continue;
+        let line = null;
+        for (let i = 0; i < m[0].length; i++) {
+          range.setStart(t, m.index + i);
+          range.setEnd(t, m.index + i + 1);
+          const r = range.getBoundingClientRect();
+          if (!r.width) continue;
+          if (line !== null && r.top > line + 2 && !joint(m[0], i))
+            found.push(m[0].slice(0, i) + '|' + m[0].slice(i));
+          line = r.top;
+        }
+      }
+    }
+    return found;
+  };
+  const reported = {};  // the first few of each kind (the message's first word)
+  const report = msg => {
+    const kind = msg.split(' ', 1)[0];
+    reported[kind] = (reported[kind] || 0) + 1;
+    if (reported[kind] <= 4) problems.push(msg);
+  };
+  for (const table of article.querySelectorAll('table')) {
+    if (!shown(table)) continue;
+    for (const row of table.rows) {
+      const section = row.parentElement.getBoundingClientRect();
+      if (!shown(row) || section.width <= 2 || section.height <= 2) continue;
+      const cells = Array.from(row.cells).filter(shown);
+      const rects = cells.map(c => c.getBoundingClientRect());
+      cells.forEach((cell, k) => {
+        const cs = getComputedStyle(cell);
+        const inner = cell.clientWidth - parseFloat(cs.paddingLeft)
+          - parseFloat(cs.paddingRight);
+        const need = minChars * charWidth(cs);
+        if (cell.textContent.trim().length > minChars && inner < need - 0.5)
+          report(`table cell ${quote(cell)} is ${px(inner)} px wide, under `
+                 + `${minChars} characters (${px(need)} px)`);
+        for (const w of brokenWords(cell)) report(`word broken mid-word: "${w}"`);
+        for (const badge of cell.querySelectorAll('.verdict')) {
+          const b = badge.getBoundingClientRect(), c = rects[k];
+          if (b.left < c.left - 1 || b.right > c.right + 1 || b.top < c.top - 1
+              || b.bottom > c.bottom + 1)
+            report(`badge ${quote(badge)} spills out of its cell (${px(b.left)}..`
+                   + `${px(b.right)} in ${px(c.left)}..${px(c.right)})`);
+          rects.forEach((o, j) => {
+            if (j !== k && overlap(b, o) > 1)
+              report(`badge ${quote(badge)} overlaps the cell ${quote(cells[j])}`);
+          });
+        }
+      });
+      for (let i = 0; i < rects.length; i++)
+        for (let j = i + 1; j < rects.length; j++)
+          if (overlap(rects[i], rects[j]) > 1)
+            report(`cells ${quote(cells[i])} and ${quote(cells[j])} overlap`);
+    }
+  }
+  for (const ledger of article.querySelectorAll('.claim-ledger')) {
+    const table = ledger.querySelector('table');
+    const box = table && table.parentElement;
+    if (box && box.scrollWidth > box.clientWidth + 1)
+      problems.push(`the ledger scrolls sideways in its box: ${box.scrollWidth} px `
+                    + `of content in ${box.clientWidth} px`);
+  }
+  return {width: vw, problems};
+}"""
+
+
 def _settle(page) -> None:
     """Wait until what a reader would wait for is drawn: fonts, math, widgets."""
     page.evaluate("""async () => {
@@ -285,9 +445,10 @@ def _settle(page) -> None:
             pass  # the widget test reports what did not render
 
 
-def _visit(context, base: str, path: str) -> PageReport:
+def _visit(context, base: str, path: str, viewport: dict = VIEWPORT) -> PageReport:
     rep = PageReport(path)
     page = context.new_page()
+    page.set_viewport_size(viewport)
     t0 = time.perf_counter()
 
     def block(r):
@@ -332,15 +493,39 @@ def _visit(context, base: str, path: str) -> PageReport:
     rep.widgets = page.evaluate(_WIDGETS_JS)
     rep.math = page.evaluate(_MATH_JS)
     rep.buttons = page.evaluate(_BUTTONS_JS)
+    rep.layout = page.evaluate(_LAYOUT_JS, MIN_CELL_CHARS)
     rep.seconds = time.perf_counter() - t0
     page.close()
     return rep
 
 
 @pytest.fixture(scope="module")
-def reports(server, browser) -> dict[str, PageReport]:
-    """Every page, loaded once; the tests below read what was seen."""
-    return {path: _visit(browser, server, path) for path in pages(SITE)}
+def views(server, browser) -> dict[str, dict[str, PageReport]]:
+    """Every page, loaded once at each width (WIDTHS); the tests read what was seen."""
+    return {
+        width: {path: _visit(browser, server, path, size) for path in pages(SITE)}
+        for width, size in WIDTHS.items()
+    }
+
+
+@pytest.fixture(scope="module")
+def reports(views) -> dict[str, PageReport]:
+    """Every page at desktop width (links and buttons are the same at any width)."""
+    return views["desktop"]
+
+
+def _each(views) -> list[tuple[str, PageReport]]:
+    """('page @width', report) for every page at every width."""
+    return [(f"{p} @{w}", r) for w, by in views.items() for p, r in by.items()]
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    """The screenshot folder, emptied once per run (tests may write to it in any
+    order)."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    return SHOTS
 
 
 def _fail_if(problems: list[str], what: str):
@@ -357,30 +542,30 @@ def test_there_are_pages(reports, server):
     ].redirect
 
 
-def test_every_page_answers_200(reports):
+def test_every_page_answers_200(views):
     _fail_if(
-        [f"{p}: {r.status}" for p, r in reports.items() if r.status != 200],
+        [f"{p}: {r.status}" for p, r in _each(views) if r.status != 200],
         "pages not 200",
     )
 
 
-def test_no_console_errors(reports):
+def test_no_console_errors(views):
     _fail_if(
-        [f"{p}: {e}" for p, r in reports.items() for e in r.errors],
+        [f"{p}: {e}" for p, r in _each(views) for e in r.errors],
         "errors in the browser",
     )
 
 
-def test_nothing_loads_from_the_network(reports):
+def test_nothing_loads_from_the_network(views):
     _fail_if(
-        [f"{p}: {u}" for p, r in reports.items() for u in r.external],
+        [f"{p}: {u}" for p, r in _each(views) for u in r.external],
         "requests that left localhost (the site must work offline)",
     )
 
 
-def test_every_image_loads(reports):
+def test_every_image_loads(views):
     _fail_if(
-        [f"{p}: {src}" for p, r in reports.items() for src in r.broken_images],
+        [f"{p}: {src}" for p, r in _each(views) for src in r.broken_images],
         "images that did not load (naturalWidth 0)",
     )
 
@@ -407,23 +592,34 @@ def test_every_internal_link_resolves(reports, server):
     _fail_if(problems, "broken internal links")
 
 
-def test_widgets_render_their_saved_state(reports):
+def test_widgets_render_their_saved_state(views):
     problems = [
-        f"{p}: {m}" for p, r in reports.items() for m in r.widgets.get("problems", [])
+        f"{p}: {m}" for p, r in _each(views) for m in r.widgets.get("problems", [])
     ]
     _fail_if(problems, "widget problems")
-    for p, r in reports.items():
+    for p, r in _each(views):
         assert r.widgets.get("rendered", 0) == r.widgets["views"], (p, r.widgets)
 
 
-def test_math_typesets_from_the_site(reports):
-    for p, r in reports.items():
+def test_math_typesets_from_the_site(views):
+    for p, r in _each(views):
         if r.math.get("math"):
             assert r.math["typeset"] > 0 and not r.math["errors"], (p, r.math)
             assert r.math["src"] and "/_static/vendor/mathjax/" in r.math["src"], (
                 p,
                 r.math,
             )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_fits_its_width(views, width):
+    """At desktop width and on a phone: no sideways scrolling, figures scale down, no
+    table cell squeezed below a few characters or breaking a word, no verdict badge
+    over a neighbouring cell (_LAYOUT_JS)."""
+    _fail_if(
+        [f"{p}: {m}" for p, r in views[width].items() for m in r.layout["problems"]],
+        f"layout problems at {WIDTHS[width]['width']} px",
+    )
 
 
 def test_chapters_have_launch_download_and_repository_buttons(reports):
@@ -463,8 +659,15 @@ def test_launch_menu_opens(browser, server, reports):
     page.close()
 
 
-def test_ledger_filters_by_verdict(browser, server):
+_SHOWN_ROWS_JS = """() =>
+  Array.from(document.querySelectorAll('.claim-ledger tbody tr'))
+    .filter(r => r.getClientRects().length > 0).length"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_ledger_filters_by_verdict(browser, server, width):
     page = browser.new_page()
+    page.set_viewport_size(WIDTHS[width])
     page.goto(server + "book/claims.html", wait_until="load")
     rows = page.locator(".claim-ledger tbody tr")
     total = rows.count()
@@ -483,6 +686,7 @@ def test_ledger_filters_by_verdict(browser, server):
             shown.count()
             == page.locator(f".claim-ledger tbody tr:not([hidden]) .{verdict}").count()
         )
+        assert page.evaluate(_SHOWN_ROWS_JS) == shown.count(), verdict  # on screen
     buttons.first.click()
     page.fill(".ledger-filter input", "no claim says this")
     assert page.locator(".claim-ledger tbody tr:not([hidden])").count() == 0
@@ -509,10 +713,176 @@ def test_home_summary_matches_the_ledger(browser, server):
     assert surprising == min(listed, MAX_SURPRISING), (surprising, listed)
 
 
-def test_screenshots(browser, server, reports):
-    """Home, ledger and a chapter (one with widgets if any) as a reader sees them."""
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+# The ledger's experiment rows as bookbuild.ledger writes them (see
+# tests/test_build_ledger.py): the interval first in the evidence, the rule last
+# before the note, and the inconclusive verdict. The committed ledger may have none
+# yet, so the test puts three into the built page and serves it under another name
+# (nothing is written to the site).
+LEDGER_FIXTURE = "book/_ledger_fixture.html"
+_EXPERIMENTS = (  # a rule and one value per replicate
+    (
+        Rule("accuracy_of_slice_minus_best_single_lr", "greater", 0.02),
+        [0.031, 0.044, 0.052, 0.027, 0.038, 0.041, 0.036, 0.029],
+    ),
+    (Rule("gain", "greater", 0.02), [0.0, 0.05, -0.03, 0.04]),  # inconclusive
+    (
+        Rule("lr_rule_good_on_the_task", "greater", 0.5, method="proportion"),
+        [1, 1, 1, 0, 1, 1, 1, 1],
+    ),
+)
+
+
+def _ledger_fixture() -> str:
+    """The built ledger with its first three rows that have no interval turned into
+    experiments; the second one inconclusive. (Rows that already have an interval
+    stay as they are, and are checked alike.)"""
+    page = (SITE / "book" / "claims.html").read_text()
+    head, rest = page.split("<tbody>", 1)
+    body, tail = rest.split("</tbody>", 1)
+    rows = [
+        r
+        for r in re.findall(r"<tr\b.*?</tr>", body, flags=re.S)
+        if 'class="ci"' not in r
+    ]
+    assert len(rows) >= len(_EXPERIMENTS), "the ledger has too few rows"
+    for k, (rule, values) in enumerate(_EXPERIMENTS):
+        d = decide(values, rule)
+        cells = re.findall(r"<td>.*?</td>", rows[k], flags=re.S)
+        assert len(cells) == 5, rows[k]
+        ev = cells[3].replace(
+            "<td><p>",
+            f'<td><p><span class="ci">{html.escape(d.interval_text())}</span> ',
+        )
+        rule_span = f'<span class="rule">rule: {html.escape(rule.describe())}</span>'
+        ev = (
+            ev.replace(" <em>", f" {rule_span} <em>", 1)
+            if " <em>" in ev
+            else ev.replace("</p></td>", f" {rule_span}</p></td>")
+        )
+        new = rows[k].replace(cells[3], ev)
+        if k == 1:
+            badge = re.search(r'<span class="verdict verdict-[^"]+">[^<]*</span>', new)
+            new = new.replace(
+                badge.group(0),
+                f'<span class="verdict verdict-{VERDICT_CLASS[INCONCLUSIVE]}">'
+                f"{INCONCLUSIVE}</span>",
+            )
+        body = body.replace(rows[k], new)
+    return head + "<tbody>" + body + "</tbody>" + tail
+
+
+def _open_ledger_fixture(browser, server, viewport: dict):
+    page = browser.new_page()
+    page.set_viewport_size(viewport)
+    fixture = _ledger_fixture()
+    page.route(
+        server + LEDGER_FIXTURE,
+        lambda route: route.fulfill(
+            status=200, content_type="text/html; charset=utf-8", body=fixture
+        ),
+    )
+    page.goto(server + LEDGER_FIXTURE, wait_until="load")
+    _settle(page)
+    return page
+
+
+# Where each part of the fixture's experiment rows landed (page coordinates).
+_EXPERIMENT_ROWS_JS = """() => {
+  const box = e => {
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    return {l: r.left, r: r.right, t: r.top + scrollY, b: r.bottom + scrollY};
+  };
+  return Array.from(document.querySelectorAll('.claim-ledger tbody tr'))
+    .filter(row => row.querySelector('.ci')).map(row => {
+      const ev = row.cells[3];
+      return {display: getComputedStyle(row).display,
+              cells: Array.from(row.cells).map(box), ci: box(ev.querySelector('.ci')),
+              items: Array.from(ev.querySelectorAll('.ev')).map(box),
+              rule: box(ev.querySelector('.rule')), note: box(ev.querySelector('em')),
+              ciText: ev.querySelector('.ci').innerText,
+              badge: box(row.querySelector('.verdict'))};
+    });
+}"""
+
+
+def _above(a: dict, b: dict) -> bool:
+    return a["b"] <= b["t"] + 1
+
+
+def _inside(a: dict, b: dict) -> bool:
+    return b["l"] - 1 <= a["l"] and a["r"] <= b["r"] + 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_ledger_carries_intervals_rules_and_inconclusive(browser, server, shots, width):
+    """Experiment rows: the interval, the items, the rule and the note in that order
+    inside the evidence; on a phone each row a block (claim; badge and source on one
+    line; evidence; link), at desktop width the five-column table; the inconclusive
+    verdict has its own badge colour and filter button; the layout check passes."""
+    page = _open_ledger_fixture(browser, server, WIDTHS[width])
+    layout = page.evaluate(_LAYOUT_JS, MIN_CELL_CHARS)
+    _fail_if(layout["problems"], f"layout problems in the ledger fixture @{width}")
+    rows = page.evaluate(_EXPERIMENT_ROWS_JS)
+    assert len(rows) >= len(_EXPERIMENTS), rows
+    for row in rows:
+        claim, source, verdict, evidence, link = row["cells"]
+        assert row["ciText"].startswith(("mean ", "share ")), row["ciText"]
+        parts = [p for p in (row["ci"], *row["items"], row["rule"], row["note"]) if p]
+        assert all(_above(a, b) for a, b in zip(parts, parts[1:])), parts
+        assert all(_inside(p, evidence) for p in parts), (parts, evidence)
+        if width == "phone":
+            assert row["display"] != "table-row", row["display"]
+            assert _above(claim, verdict) and _above(claim, source)
+            assert verdict["t"] < source["b"] and source["t"] < verdict["b"]  # a line
+            assert verdict["r"] <= source["l"] + 1  # the badge first
+            assert _above(verdict, evidence) and _above(source, evidence)
+            assert _above(evidence, link)
+        else:
+            assert row["display"] == "table-row", row["display"]
+            assert all(abs(c["t"] - claim["t"]) < 1 for c in row["cells"])
+            lefts = [c["l"] for c in row["cells"]]
+            assert lefts == sorted(lefts), lefts
+    # the inconclusive badge: a colour of its own, and a filter button in its place
+    colours = page.evaluate("""() => Object.fromEntries(
+      Array.from(document.querySelectorAll('.ledger-filter button.verdict')).map(
+        b => [b.dataset.verdict || 'all', getComputedStyle(b).backgroundColor]))""")
+    key = f"verdict-{VERDICT_CLASS[INCONCLUSIVE]}"
+    assert key in colours, colours
+    assert colours[key] not in ("rgba(0, 0, 0, 0)", "transparent"), colours
+    assert list(colours.values()).count(colours[key]) == 1, colours
+    order = list(colours)[1:]  # the buttons after 'all', in the ledger's order
+    expected = [f"verdict-{VERDICT_CLASS[v]}" for v in VERDICT_CLASS]
+    assert order == [k for k in expected if k in order], order
+    button = page.locator(f".ledger-filter button[data-verdict='{key}']")
+    n = page.locator(f".claim-ledger tbody .{key}").count()
+    assert button.inner_text() == f"{INCONCLUSIVE} · {n}"
+    button.click()
+    assert page.evaluate(_SHOWN_ROWS_JS) == n
+    page.locator(".ledger-filter button").first.click()
+    page.fill(".ledger-filter input", "95% ci, n=")  # the intervals' text
+    assert page.evaluate(_SHOWN_ROWS_JS) == len(rows)
+    page.fill(".ledger-filter input", "")
+    page.locator(".ledger-filter input").blur()
+    top = page.locator(".ledger-filter").bounding_box()
+    bottom = rows[len(_EXPERIMENTS) - 1]["cells"][-1]["b"]  # rows in page order
+    y = top["y"] + page.evaluate("scrollY") - 8
+    page.screenshot(
+        path=str(shots / f"ledger-experiments-{width}.png"),
+        full_page=True,
+        clip={
+            "x": 0,
+            "y": y,
+            "width": WIDTHS[width]["width"],
+            "height": bottom - y + 8,
+        },
+    )
+    page.close()
+
+
+def test_screenshots(browser, server, reports, views, shots):
+    """Home, ledger and a chapter (one with widgets if any) as a reader sees them, on
+    a desktop and on a phone."""
     chapters = [p for p in reports if p.startswith("notebooks/")]
     with_widgets = [p for p in chapters if reports[p].widgets.get("views")]
     chapter = (
@@ -521,6 +891,7 @@ def test_screenshots(browser, server, reports):
         or chapters
     )[0]
     page = browser.new_page()
+    page.set_viewport_size(VIEWPORT)
     for name, path, full in (
         ("home", HOME, False),
         ("ledger", "book/claims.html", True),
@@ -529,16 +900,37 @@ def test_screenshots(browser, server, reports):
         page.goto(server + path, wait_until="load")
         _settle(page)
         page.evaluate(_IMAGES_JS)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
     if with_widgets:
         page.locator(".widget-subarea").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / "chapter-widget.png"))
+        page.screenshot(path=str(shots / "chapter-widget.png"))
+    # On a phone: the first two screens of the ledger and of the chapter, and the
+    # chapter's first figure.
+    page.set_viewport_size(PHONE)
+    for name, path in (
+        ("ledger-phone", "book/claims.html"),
+        ("chapter-phone", chapter),
+    ):
+        page.goto(server + path, wait_until="load")
+        _settle(page)
+        page.evaluate(_IMAGES_JS)
+        height = min(2 * PHONE["height"], page.evaluate("document.body.scrollHeight"))
+        page.screenshot(
+            path=str(shots / f"{name}.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": PHONE["width"], "height": height},
+        )
+    figures = page.locator(".cell_output img")
+    if figures.count():
+        figures.first.scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "chapter-phone-figure.png"))
     page.close()
-    (SHOTS / "pages.json").write_text(
+    (shots / "pages.json").write_text(
         json.dumps(
             {
                 p: {
                     "seconds": round(r.seconds, 2),
+                    "phone_seconds": round(views["phone"][p].seconds, 2),
                     "widgets": r.widgets.get("views", 0),
                     "math": r.math.get("math", 0),
                 }
@@ -547,7 +939,8 @@ def test_screenshots(browser, server, reports):
             indent=1,
         )
     )
-    assert (SHOTS / "home.png").stat().st_size > 10_000
+    assert (shots / "home.png").stat().st_size > 10_000
+    assert (shots / "ledger-phone.png").stat().st_size > 10_000
 
 
 def test_site_size():

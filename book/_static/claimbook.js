@@ -1,6 +1,7 @@
 // The book's own script (loaded on every page):
 // 1. filters the claims ledger by verdict and by text (the table is complete without
-//    it; it only adds a row of toggle buttons and a search box above the table);
+//    it; it only adds a row of toggle buttons and a search box above the table) and
+//    lets its long names (evidence, quoted code) break at a joint, not mid-word;
 // 2. bridges the one MathJax 2 call the ipywidgets 8 embedder makes to MathJax 3.
 (function () {
   "use strict";
@@ -36,10 +37,34 @@
     return null;
   }
 
+  // Evidence names are long snake_case identifiers, and claims quote code: in a word
+  // of 16 characters or more, let a line break (a <wbr>) after '_', '=', a call's '(',
+  // a ')' that '[', '.' or '(' follows, or a '.' before a letter, so a name too long
+  // for its line splits at a joint, never mid-word. Shorter words and prose keep
+  // their usual breaks.
+  var JOINT = /(_|=|\w\((?!\))|\)(?=[\[.(])|\.(?=[A-Za-z]))(?=\S)/g;
+  function markBreakPoints(el) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), texts = [];
+    for (var n = walker.nextNode(); n; n = walker.nextNode()) texts.push(n);
+    texts.forEach(function (t) {
+      var parts = t.nodeValue.replace(/\S{16,}/g, function (word) {
+        return word.replace(JOINT, "$1\u0000");
+      }).split("\u0000");
+      if (parts.length < 2) return;
+      var frag = document.createDocumentFragment();
+      parts.forEach(function (part, i) {
+        if (i) frag.appendChild(document.createElement("wbr"));
+        frag.appendChild(document.createTextNode(part));
+      });
+      t.parentNode.replaceChild(frag, t);
+    });
+  }
+
   function setUp(container) {
     var table = container.querySelector("table");
     if (!table || container.querySelector(".ledger-filter")) return;
     var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+    table.querySelectorAll("tbody td").forEach(markBreakPoints);
     var verdicts = [], seen = {}, active = null, query = "";
     rows.forEach(function (row) {
       var v = verdictOf(row);
@@ -81,7 +106,8 @@
       return b;
     }
 
-    var order = ["verdict-holds", "verdict-caveat", "verdict-outdated", "verdict-fails", "verdict-not-checked"];
+    var order = ["verdict-holds", "verdict-caveat", "verdict-outdated", "verdict-fails",
+                 "verdict-inconclusive", "verdict-not-checked"];
     verdicts.sort(function (a, b) { return order.indexOf(a) - order.indexOf(b); });
     var buttons = [button(null, "all · " + rows.length)];
     verdicts.forEach(function (k) { buttons.push(button(k, seen[k].label + " · " + seen[k].n)); });
