@@ -10,6 +10,7 @@ from claimbook.data import (
     TARGET_CLASSES,
     PetsUnavailable,
     budget_dls,
+    check_pets,
     make_ratings,
     make_sequences,
     make_shapes,
@@ -126,11 +127,18 @@ def test_pets_loader_on_a_folder_in_the_pets_layout(tmp_path):
 
 
 def test_pets_path_env_and_offline_failure(tmp_path, monkeypatch):
-    root = _fake_pets(tmp_path / "pets", n=1)
+    root = _fake_pets(tmp_path / "pets", n=5)
     monkeypatch.setenv("CLAIMBOOK_PETS", str(root))
     assert pets_path() == root
     monkeypatch.setenv("CLAIMBOOK_PETS", str(tmp_path / "missing"))
-    with pytest.raises(PetsUnavailable, match="no images/"):
+    with pytest.raises(PetsUnavailable, match="missing: no such folder"):
+        pets_path()
+    (tmp_path / "unpacked").mkdir()
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(tmp_path / "unpacked"))
+    with pytest.raises(PetsUnavailable, match="unpacked has no images/ folder;"):
+        pets_path()
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(root / "images"))  # one level too deep
+    with pytest.raises(PetsUnavailable, match="images itself: use the folder above"):
         pets_path()
     monkeypatch.delenv("CLAIMBOOK_PETS")
     monkeypatch.setenv("FASTAI_HOME", str(tmp_path / "fastai_home"))
@@ -142,6 +150,85 @@ def test_pets_path_env_and_offline_failure(tmp_path, monkeypatch):
     monkeypatch.setattr("fastai.data.external.untar_data", no_network)
     with pytest.raises(PetsUnavailable, match="untar_data"):  # the hint names it
         pets_path(online=False)
+
+
+def _no_training(monkeypatch):
+    """Make any attempt to build DataLoaders, a learner or fetch data fail loudly:
+    a bad folder must be reported before any of that."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("got past the folder check")
+
+    monkeypatch.setattr("socket.create_connection", boom)
+    monkeypatch.setattr("fastai.data.external.untar_data", boom)
+    monkeypatch.setattr(
+        "fastai.vision.all.ImageDataLoaders.from_name_re", classmethod(boom)
+    )
+
+
+def _bad_folder(tmp_path, problem):
+    """A folder in the Pets layout but for one `problem`."""
+    from PIL import Image
+
+    root = tmp_path / f"pets-{problem}"
+    img = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
+    (root / "images").mkdir(parents=True)
+    if problem == "no-images":  # the folder is there, the pictures are not
+        (root / "images" / "README.txt").write_text("see the download page")
+        (root / "images" / "Abyssinian_100.mat").write_bytes(b"MATLAB")
+    elif problem == "names":  # labels cannot be read from these file names
+        for i in range(5):
+            img.save(root / "images" / f"Abyssinian_{i}.jpg")
+            img.save(root / "images" / f"IMG_{i:04d}.JPG")
+        img.save(root / "images" / "beagle.png")
+    elif problem == "one-breed":
+        for i in range(10):
+            img.save(root / "images" / f"great_pyrenees_{i}.jpg")
+    elif problem == "tiny-breed":  # could land wholly in the validation split
+        for i in range(6):
+            img.save(root / "images" / f"Abyssinian_{i}.jpg")
+        img.save(root / "images" / "pug_1.jpg")
+    return root
+
+
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("no-images", r"no images under .*pets-no-images/images"),
+        ("names", r"6 of 11 images under .*pets-names/images have names.*IMG_0000"),
+        ("one-breed", r"all 10 images under .*pets-one-breed/images are one breed"),
+        ("tiny-breed", r"1 breeds under .*pets-tiny-breed/images have fewer than 5"),
+    ],
+)
+def test_bad_pets_folder_is_a_clear_error_before_training(
+    problem, message, tmp_path, monkeypatch, no_env_budget
+):
+    """CLAIMBOOK_PETS at a folder that is not in lesson 1's layout: pets_path() and
+    budget_dls() stop with the folder and the problem, before any data loading,
+    training or network use."""
+    root = _bad_folder(tmp_path, problem)
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(root))
+    _no_training(monkeypatch)
+    with pytest.raises(PetsUnavailable, match=message):
+        pets_path()
+    for name in ("mini", "full"):
+        with pytest.raises(PetsUnavailable, match=message):
+            budget_dls(get_budget(name, device="cpu"))
+    with pytest.raises(PetsUnavailable, match=message):
+        pets_dls(root)
+
+
+def test_check_pets_reads_the_layout(tmp_path):
+    root = _fake_pets(tmp_path / "pets", n=5)
+    (root / "images" / "Abyssinian_100.mat").write_bytes(
+        b"MATLAB"
+    )  # as in the real set
+    (root / "images" / ".DS_Store").write_bytes(b"")
+    found = check_pets(root)
+    assert found.n_images == 15 and found.path == root
+    assert found.breeds == ("Abyssinian", "great_pyrenees", "yorkshire_terrier")
+    with pytest.raises(PetsUnavailable, match="CLAIMBOOK_PETS=/nowhere: no such"):
+        check_pets("/nowhere", origin="CLAIMBOOK_PETS=")
 
 
 def test_offline_probe_gives_up_quickly(monkeypatch):
@@ -160,7 +247,7 @@ def test_offline_probe_gives_up_quickly(monkeypatch):
 
 def test_pets_loader_rejects_empty_folder(tmp_path):
     (tmp_path / "images").mkdir()
-    with pytest.raises(PetsUnavailable, match="no images"):
+    with pytest.raises(PetsUnavailable, match=f"no images under {tmp_path}"):
         pets_dls(tmp_path)
 
 
@@ -199,4 +286,5 @@ def test_budget_dls_full_path_reads_pets(tmp_path, monkeypatch, no_env_budget):
     monkeypatch.setenv("CLAIMBOOK_PETS", str(root))
     dls = budget_dls(get_budget("mini"), bs=4)
     xb, _ = dls.one_batch()
-    assert tuple(xb.shape[1:]) == (3, 64, 64) and dls.c == 3
+    b = get_budget("mini")
+    assert tuple(xb.shape[1:]) == (3, b.img_size, b.img_size) and dls.c == 3

@@ -1,4 +1,6 @@
+import pytest
 import torch
+import torchvision
 
 from claimbook import models
 from claimbook.models import PretrainConfig, ResNetSmall, pretrained_state, resnet_small
@@ -75,11 +77,93 @@ def test_vision_learner_gets_three_groups(tmp_cache):
     assert n_params == sum(p.numel() for p in learn.model.parameters())
 
 
-def test_budget_arch():
+def test_budget_arch(tmp_path, monkeypatch):
     from claimbook.budget import get_budget
 
     assert models.budget_arch(get_budget("small", device="cpu")) is resnet_small
-    assert models.budget_arch(get_budget("full", device="cpu")).__name__ == "resnet34"
+    full = get_budget("full", device="cpu")
+    assert models.budget_arch(full, check=False).__name__ == "resnet34"
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    _fake_weights(models.weights_file("resnet34"))
+    arch = models.budget_arch(full)  # found in the cache: no probe, no download
+    assert arch is torchvision.models.resnet34  # fastai keys its metadata on it
+
+
+# ------------------------------------------- torchvision's weights, offline
+
+
+def _fake_weights(path):
+    """A seeded random ResNet-34 state dict where torchvision looks for its weights."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        state = torchvision.models.resnet34().state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return state
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: a connection attempt fails as it would offline, and any
+    download torch or torchvision starts is a test failure (it could hang)."""
+    calls = []
+
+    def refuse(host, *args, **kwargs):
+        calls.append(host)
+        raise OSError("network unreachable")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError(f"a download was attempted: {args}")
+
+    monkeypatch.setattr("socket.create_connection", refuse)
+    monkeypatch.setattr("torch.hub.download_url_to_file", no_download)
+    return calls
+
+
+def test_weights_file_is_where_torchvision_looks(tmp_path, monkeypatch, offline):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = models.weights_file("resnet34")
+    assert path == tmp_path / "torch" / "hub" / "checkpoints" / "resnet34-b627a593.pth"
+    state = _fake_weights(path)
+    model = torchvision.models.resnet34(weights="IMAGENET1K_V1")  # torch's own path
+    assert torch.equal(model.conv1.weight, state["conv1.weight"]) and not offline
+
+
+def test_mini_without_cached_weights_never_touches_the_network(
+    tmp_path, monkeypatch, offline
+):
+    from claimbook.budget import get_budget
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    with pytest.raises(models.WeightsUnavailable) as err:
+        models.budget_arch(get_budget("mini", device="cpu"))
+    msg = str(err.value)
+    assert "resnet34-b627a593.pth" in msg and str(tmp_path / "empty") in msg
+    assert "bookbuild miniature" in msg
+    assert offline == []  # not even a probe
+
+
+@pytest.mark.parametrize("online", [None, False])
+def test_full_offline_without_weights_says_what_to_download(
+    online, tmp_path, monkeypatch, offline
+):
+    """Checks the cache, then (online=None) probes once; offline it stops with the
+    URL, the file name and torch's cache folder, and no download starts."""
+    from claimbook.budget import get_budget
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    with pytest.raises(models.WeightsUnavailable) as err:
+        models.budget_arch(get_budget("full", device="cpu"), online=online)
+    msg = str(err.value)
+    assert "https://download.pytorch.org/models/resnet34-b627a593.pth" in msg
+    assert str(tmp_path / "empty" / "hub" / "checkpoints") in msg
+    assert offline == ([] if online is False else [("download.pytorch.org", 443)])
+
+
+def test_full_online_leaves_the_download_to_torchvision(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    path = models.require_weights("resnet34", budget_name="full", online=True)
+    assert path.name == "resnet34-b627a593.pth" and not path.exists()
 
 
 def test_pretraining_uses_its_own_thread_count(tmp_cache):
