@@ -13,6 +13,8 @@ COMMANDS = {
         "bookbuild.stability",
         "chapters under other seeds: changed verdicts",
     ),
+    "canary": ("bookbuild.canary", "chapters on the newest torch/fastai: verdict diff"),
+    "miniature": ("bookbuild.miniature", "the full budget in miniature; Colab cell"),
 }
 
 

@@ -11,6 +11,10 @@ The page is MyST markdown: one table row per recorded verdict, with a verdict ba
 (`[holds]{.verdict .verdict-holds}`, styled by `book/_static/claimbook.css`) and a
 link to the chapter section that measured it; `book/_static/claimbook.js` adds the
 filter-by-verdict buttons in the browser (without JavaScript the table is complete).
+Each row's last cell also names the torch and fastai its chapter was measured on (the
+chapter's `versions:` line). The section "Newest releases" is generated from the
+canary's committed result, `book/canary.json` (`make canary`: every chapter on the
+newest torch, torchvision and fastai); without that file it says no canary has run.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from .project import find_root
 VERSIONS_RE = re.compile(r"^versions: (.*)$")
 LEDGER = Path("book") / "claims.md"
 SUMMARY = Path("book") / "_verdict_summary.md"
+CANARY = Path("book") / "canary.json"  # written by `python -m bookbuild canary`
+# The libraries each row names (from its chapter's `versions:` line).
+ROW_LIBS = ("torch", "fastai")
 
 # CSS class of each verdict's badge (book/_static/claimbook.css), and "pending" for
 # claims no chapter has recorded yet.
@@ -194,14 +201,31 @@ def counts(rows: list[dict]) -> dict[str, int]:
     return out
 
 
+def _libs(line: str) -> dict[str, str]:
+    """'python 3.11.7, torch 2.14.1, fastai 2.8.12' -> {'python': '3.11.7', ...}."""
+    return dict(
+        part.strip().split(" ", 1) for part in line.split(",") if " " in part.strip()
+    )
+
+
+def _measured_on(line: str | None) -> str:
+    """' [torch 2.14.1 · fastai 2.8.12]{.measured-on}' from a chapter's versions."""
+    libs = _libs(line or "")
+    named = [f"{k} {libs[k]}" for k in ROW_LIBS if k in libs]
+    return f" [{_md(' · '.join(named))}]{{.measured-on}}" if named else ""
+
+
+def _canary_differs(cid: str, verdict: str, canary: dict | None) -> str:
+    """' [newest releases: X]{.canary-differs}' when the canary found another
+    verdict for this claim (and the chapter has not changed since it ran)."""
+    c = (canary or {}).get("claims", {}).get(cid)
+    if not c or c.get("committed") != verdict or c.get("canary") == verdict:
+        return ""
+    return f" [newest releases: {_md(c.get('canary', ''))}]{{.canary-differs}}"
+
+
 def _versions_table(versions: dict[str, str]) -> list[str]:
-    parsed = {}
-    for nb, line in sorted(versions.items()):
-        parsed[nb] = dict(
-            part.strip().split(" ", 1)
-            for part in line.split(",")
-            if " " in part.strip()
-        )
+    parsed = {nb: _libs(line) for nb, line in sorted(versions.items())}
     libs: list[str] = []
     for d in parsed.values():
         libs += [k for k in d if k not in libs]
@@ -211,10 +235,64 @@ def _versions_table(versions: dict[str, str]) -> list[str]:
     return out
 
 
+def _canary_section(canary: dict | None, rows: list[dict]) -> list[str]:
+    """The "Newest releases" section, from the canary's result (None: none ran)."""
+    out = ["", "## Newest releases", ""]
+    if canary is None:
+        return out + [
+            "No canary has run yet. `make canary` runs every chapter with the newest "
+            "releases of torch, torchvision and fastai (outside the lock) and writes "
+            "`book/canary.json`, from which this section is generated.",
+        ]
+    latest = _latest(rows)
+    v = canary.get("versions", {})
+    used = ", ".join(
+        f"{k} {v[k]}" for k in ("torch", "torchvision", "fastai") if k in v
+    )
+    base = sorted({line for line in canary.get("committed_versions", {}).values()})
+    claims = canary.get("claims", {})
+    agree = [c for c, x in claims.items() if x.get("committed") == x.get("canary")]
+    chapters = canary.get("notebooks", [])
+    n_cells = sum(map(len, canary.get("changed_cells", {}).values()))
+    out.append(
+        f"The last canary (`make canary`, {_md(canary.get('date', '?'))}) ran "
+        f"{len(chapters)} chapter(s) with {_md(used or 'unknown versions')}"
+        + (f" (the committed outputs: {_md('; '.join(base))})" if base else "")
+        + f": **{len(agree)} of {len(claims)}** verdicts agree, "
+        f"{len(canary.get('failures', []))} cell(s) failed, and {n_cells} other "
+        "cell(s) printed something else (the diffs are in `book/canary.json`)."
+    )
+    items = []
+    for cid, x in claims.items():
+        if x.get("committed") == x.get("canary"):
+            continue
+        stale = cid in latest and latest[cid]["verdict"] != x.get("committed")
+        items.append(
+            f"- `{cid}`: {badge(x.get('committed', ''))} with the lock, "
+            f"{badge(x.get('canary', ''))} with the newest releases"
+            + (" (the chapter has changed since)" if stale else "")
+        )
+    items += [f"- failed: {_md(f)}" for f in canary.get("failures", [])[:10]]
+    out += [""] + items if items else []
+    skipped = [cid for cid in latest if cid not in claims]
+    if skipped:
+        out += [
+            "",
+            f"Not covered by that run ({len(skipped)}): "
+            + ", ".join(f"`{c}`" for c in skipped)
+            + ".",
+        ]
+    return out
+
+
 def render(
-    rows: list[dict], versions: dict[str, str], in_book: frozenset[str] | None = None
+    rows: list[dict],
+    versions: dict[str, str],
+    in_book: frozenset[str] | None = None,
+    canary: dict | None = None,
 ) -> str:
-    """The ledger page (book/claims.md); `in_book`: the chapters to link (all)."""
+    """The ledger page (book/claims.md); `in_book`: the chapters to link (all);
+    `canary`: the canary's result (book/canary.json), None when none has run."""
     latest = _latest(rows)
     n = counts(rows)
     missing = [cid for cid in CLAIMS if cid not in latest]
@@ -227,7 +305,8 @@ def render(
         "# Claims ledger",
         "",
         "Every claim the book checks, the verdict its chapter measured, the evidence",
-        "that decided it and a link to the section that measured it. For an experiment",
+        "that decided it and a link to the section that measured it, with the torch",
+        "and fastai it ran on. For an experiment",
         "the evidence starts with the effect's interval over independent replicates",
         "and ends with the rule declared before the measurement. This page is",
         "generated from the committed notebooks' outputs by `python -m bookbuild",
@@ -252,7 +331,9 @@ def render(
             out.append(
                 f"| {_md(r['claim'])} `{cid}` | {_md(r['source'])} "
                 f"| {badge(r['verdict'])} "
-                f"| {ev} | {_chapter_link(r, in_book)} |"
+                f"| {ev} | {_chapter_link(r, in_book)}"
+                f"{_measured_on(versions.get(r['chapter']))}"
+                f"{_canary_differs(cid, r['verdict'], canary)} |"
             )
     out += [":::"]
     if missing:
@@ -297,6 +378,7 @@ def render(
         if versions
         else ["- (no chapter has been executed yet)"]
     )
+    out += _canary_section(canary, rows)
     return "\n".join(out) + "\n"
 
 
@@ -342,8 +424,10 @@ def build(root: Path) -> dict[Path, str]:
     """The generated files' contents, keyed by path relative to `root`."""
     rows, versions = read_verdicts(root / "notebooks")
     in_book = toc_files(root)
+    canary_file = root / CANARY
+    canary = json.loads(canary_file.read_text()) if canary_file.exists() else None
     return {
-        LEDGER: render(rows, versions, in_book),
+        LEDGER: render(rows, versions, in_book, canary),
         SUMMARY: render_summary(rows, in_book),
     }
 

@@ -138,12 +138,12 @@ def _mini(device: str, seed: int) -> Budget:
         name="mini",
         device=device,
         dataset="oxford-iiit-pets",
-        img_size=64,
+        img_size=32,
         n_train=0,  # every image of the (small, generated) folder
         n_valid=0,
         bs=16,
         epochs=1,
-        num_it=10,
+        num_it=30,  # fastai's `slide` suggestion needs more than 25 points
         replicates=2,
         arch="resnet34",
         seed=seed,

@@ -138,7 +138,9 @@ class Decision:
 
 def _num(x: float) -> str:
     """A signed number with 3 significant digits, stable for printing."""
-    if x == 0 or not math.isfinite(x):
+    if x == 0:
+        return "0"  # also for -0.0 (a "less" rule with min_effect 0)
+    if not math.isfinite(x):
         return f"{x:g}"
     digits = max(3 - int(math.floor(math.log10(abs(x)))) - 1, 0)
     if 1e-3 <= abs(x) < 1e4:

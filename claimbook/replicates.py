@@ -10,17 +10,24 @@ and a Python loop over M small models spends most of its time in Python. PyTorch
 * `Stacked`: M copies of a module (their own weights and buffers; BatchNorm keeps
   a running mean per copy), called on a batch of shape (M, B, ...) -> (M, B, ...).
   `Stacked.copy(i)` gives replicate i back as an ordinary module.
-* `StackedAdam`: Adam over the stacked parameters with one learning rate per
-  replicate (a tensor of shape (M,)), so a grid of LRs x replicates trains in one
-  go. It follows `torch.optim.Adam`'s arithmetic; a unit test checks it against M
-  separate `torch.optim.Adam` runs within a float32 tolerance.
+* `StackedAdam`: Adam over the stacked parameters with one learning rate and one
+  momentum (beta1) per replicate (tensors of shape (M,)), so a grid of LRs x
+  schedules x replicates trains in one go; `set_lr` / `set_mom` between steps make
+  any schedule (fastai's one-cycle cycles both). It follows `torch.optim.Adam`'s
+  arithmetic (which fastai's `Adam` matches up to rounding, with the bias
+  correction taken at the current beta1); unit tests check it against M separate
+  `torch.optim.AdamW` runs within a float32 tolerance, schedules included.
 * `stacked_loss`: the sum over replicates of each replicate's mean loss, whose
   gradient with respect to replicate i's weights is exactly that of its own loss.
 
 Measured speed-up over a Python loop (2 CPU threads, 48 steps): a 3-layer MLP at
 M=32 about 8x; a 3-block CNN on 16 px images at M=16 about 1.6x; a ResNet at 32 px
 none (vmap turns convolutions into grouped ones, which are slow on CPUs). Loop
-over conv-heavy models; stack MLPs, embeddings and heads.
+over conv-heavy models; stack MLPs, embeddings and heads. Chapter 01's study
+(M=448 models per task, one optimizer step each, wall time on an otherwise quiet
+2-core machine, with 2 threads / 1 thread): a BN-MLP head on 128 features 5.6x /
+3.0x, a 3-layer MLP 9.3x / 5.4x, an embedding-bag classifier 9.3x / 5.1x, a
+dot-product recommender 15x / 11x faster than a loop of `torch.optim.Adam` models.
 """
 
 from __future__ import annotations
@@ -116,7 +123,11 @@ class StackedAdam:
     """Adam on stacked parameters (shape (M, ...)) with one LR per replicate.
 
     `lr` is a float or a tensor of shape (M,); change it between steps (a schedule)
-    with `set_lr`. betas, eps and decoupled `weight_decay` (AdamW) as in torch.
+    with `set_lr`. betas, eps and decoupled `weight_decay` (AdamW) as in torch;
+    beta1 (the momentum) may also be one value per replicate and change between
+    steps (`set_mom`): the bias correction ``1 - beta1**t`` then uses the current
+    value, as torch's Adam does under `OneCycleLR` and fastai's `Adam` under
+    `fit_one_cycle`.
     """
 
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -126,19 +137,39 @@ class StackedAdam:
         self.n = self.params[0].shape[0]
         if any(p.shape[0] != self.n for p in self.params):
             raise ValueError("every stacked parameter needs the same leading size M")
-        self.betas, self.eps, self.wd = betas, eps, weight_decay
+        self.eps, self.wd = eps, weight_decay
+        self.beta2 = float(betas[1])
         self.t = 0
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.set_lr(lr)
+        self.set_mom(betas[0])
+
+    @property
+    def betas(self) -> tuple:
+        """(beta1, beta2); beta1 is a tensor of shape (M,)."""
+        return (self.mom, self.beta2)
+
+    def _per_replicate(self, value, what: str) -> torch.Tensor:
+        value = torch.as_tensor(value, dtype=torch.float64).flatten()
+        if value.numel() == 1:
+            value = value.expand(self.n)
+        if value.numel() != self.n:
+            raise ValueError(
+                f"{what} has {value.numel()} values for {self.n} replicates"
+            )
+        return value.clone()
 
     def set_lr(self, lr) -> None:
-        lr = torch.as_tensor(lr, dtype=torch.float64).flatten()
-        if lr.numel() == 1:
-            lr = lr.expand(self.n)
-        if lr.numel() != self.n:
-            raise ValueError(f"lr has {lr.numel()} values for {self.n} replicates")
-        self.lr = lr.clone()
+        """One learning rate for all replicates, or one each (shape (M,))."""
+        self.lr = self._per_replicate(lr, "lr")
+
+    def set_mom(self, mom) -> None:
+        """beta1 for all replicates, or one each (shape (M,)), each in [0, 1)."""
+        mom = self._per_replicate(mom, "mom")
+        if not bool(((mom >= 0) & (mom < 1)).all()):
+            raise ValueError("beta1 (mom) must lie in [0, 1)")
+        self.mom = mom
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -147,17 +178,29 @@ class StackedAdam:
     @torch.no_grad()
     def step(self) -> None:
         self.t += 1
-        b1, b2 = self.betas
-        bc1 = 1 - b1**self.t
+        b2 = self.beta2
         bc2_sqrt = math.sqrt(1 - b2**self.t)
+        # one beta1 for every replicate: Python-float arithmetic, as before set_mom
+        # existed (callers' results stay bit for bit the same); else one per replicate
+        uniform = bool((self.mom == self.mom[0]).all())
+        b1 = float(self.mom[0])
         for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
             if p.grad is None:
                 continue
             shape = (self.n,) + (1,) * (p.dim() - 1)
-            lr = self.lr.to(p.dtype).to(p.device).view(shape)
+
+            def per(x):
+                return x.to(device=p.device, dtype=p.dtype).view(shape)
+
+            lr = per(self.lr)
             if self.wd:
                 p.mul_(1 - lr * self.wd)
-            m.lerp_(p.grad, 1 - b1)
+            if uniform:
+                m.lerp_(p.grad, 1 - b1)
+                step_size = lr / (1 - b1**self.t)
+            else:
+                m.lerp_(p.grad, per(1 - self.mom))
+                step_size = per(self.lr / (1 - self.mom**self.t))
             v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
             denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
-            p.sub_((lr / bc1) * m / denom)
+            p.sub_(step_size * m / denom)

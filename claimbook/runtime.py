@@ -76,6 +76,14 @@ def setup(budget: Budget | str | None = None, *, quiet: bool = False) -> Budget:
     claims.set_reference(
         budget.is_reference, f"{budget.name} budget, CLAIMBOOK_SEED={budget.seed}"
     )
+    if not budget.is_small:
+        # the lessons' data and weights: a clear error now, in the setup cell, rather
+        # than a crash (or a hanging download) halfway through the chapter
+        from .data import pets_path
+        from .models import require_weights
+
+        pets_path()
+        require_weights(budget.arch, budget_name=budget.name)
     if not quiet:
         print(budget.describe())
         print(f"versions: {versions()}")

@@ -6,7 +6,7 @@ the notebook) so that workers started with the ``spawn`` method can import them.
 
 * `DrawDataset` / `DrawIterable`: each item is ``(index, worker id, draw)``, the
   draw coming from one random source (`SOURCES`), the stand-in for an augmentation
-  parameter.
+  parameter; `Draw` is the same draw made by a transform that owns its RNG.
 * `collect`: run a loader for some epochs and return every draw (`Draws`); it
   always lets the workers finish (non-persistent loaders are exhausted, persistent
   ones are shut down in a ``finally``).
@@ -15,12 +15,19 @@ the notebook) so that workers started with the ``spawn`` method can import them.
 * `seed_worker`: the fix. It derives every seed from the worker's torch seed
   (``get_worker_info().seed``, itself from the loader's ``generator``) through
   `numpy.random.SeedSequence`, and reseeds the global NumPy and Python RNGs and
-  the RNG objects the dataset holds.
+  every RNG object the dataset reaches (`find_rngs`: its attributes, its
+  transforms, their containers and closures, the module globals its code reads).
 """
 
 from __future__ import annotations
 
+import collections
+import dis
+import functools
+import hashlib
 import random
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -35,9 +42,11 @@ SOURCES = (
     "np_generator",
     "np_randomstate",
     "torch_generator",
+    "py_random",
 )
 """Where a dataset's draw comes from: the three global RNGs, or an RNG object
-created in the dataset's ``__init__``."""
+created in the dataset's (or transform's) ``__init__``: a NumPy ``Generator``, a
+``RandomState``, a ``torch.Generator`` or a ``random.Random``."""
 
 _MASK63 = (1 << 63) - 1
 
@@ -49,6 +58,8 @@ def _make_rng(source: str, seed: int):
         return np.random.RandomState(seed)
     if source == "torch_generator":
         return torch.Generator().manual_seed(seed)
+    if source == "py_random":
+        return random.Random(seed)
     if source in ("numpy", "python", "torch"):
         return None
     raise ValueError(f"source={source!r}; use one of {SOURCES}")
@@ -64,7 +75,7 @@ def _draw(source: str, rng) -> float:
         return float(torch.rand((), dtype=torch.float64))
     if source == "torch_generator":
         return float(torch.rand((), dtype=torch.float64, generator=rng))
-    return float(rng.random())  # np.random.Generator and RandomState
+    return float(rng.random())  # Generator, RandomState and random.Random
 
 
 def _worker_id() -> int:
@@ -72,21 +83,42 @@ def _worker_id() -> int:
     return -1 if info is None else info.id
 
 
+class Draw:
+    """A transform that owns its RNG, as augmentation classes do: the RNG is made in
+    ``__init__`` from `source` and `seed`, and each call adds one draw to `x`."""
+
+    def __init__(self, source: str = "np_generator", seed: int = 0):
+        self.source = source
+        self.rng = _make_rng(source, seed)
+
+    def __call__(self, x: float) -> float:
+        return x + _draw(self.source, self.rng)
+
+
 class DrawDataset(Dataset):
     """Map-style dataset of `n` items; item i is ``(i, worker id, draw)``.
 
-    For the ``np_*`` / ``torch_generator`` sources the RNG object is created here,
-    in ``__init__`` (seeded with `seed`), as many real datasets do.
+    For the RNG-object sources the RNG is created here, in ``__init__`` (seeded
+    with `seed`), as many real datasets do. With `transform` the draw is
+    ``transform(0.0)`` instead (the RNG, if any, is wherever the transform keeps it).
     """
 
-    def __init__(self, n: int = 64, source: str = "numpy", seed: int = 0):
-        self.n, self.source = n, source
-        self.rng = _make_rng(source, seed)
+    def __init__(
+        self,
+        n: int = 64,
+        source: str = "numpy",
+        seed: int = 0,
+        transform: Callable[[float], float] | None = None,
+    ):
+        self.n, self.source, self.transform = n, source, transform
+        self.rng = None if transform is not None else _make_rng(source, seed)
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, i: int):
+        if self.transform is not None:
+            return i, _worker_id(), float(self.transform(0.0))
         return i, _worker_id(), _draw(self.source, self.rng)
 
 
@@ -107,32 +139,327 @@ class DrawIterable(IterableDataset):
 
 # ------------------------------------------------------------------ the fix
 
+RNG_TYPES = (
+    np.random.Generator,
+    np.random.BitGenerator,
+    np.random.RandomState,
+    torch.Generator,
+    random.Random,
+)
+"""The RNG objects `find_rngs` looks for (subclasses included)."""
 
-def _rng_objects(obj, depth: int = 2):
-    """RNG objects held as attributes of `obj` (and of datasets/lists it holds)."""
-    rng_types = (
-        np.random.Generator,
-        np.random.RandomState,
-        torch.Generator,
-        random.Random,
-    )
-    if depth < 0:
+MAX_DEPTH = 16
+"""How many steps from the dataset `find_rngs` walks by default (an RNG held by a
+transform of a fastai ``Datasets``, seen from a fastai worker, is 8 steps deep:
+``dataset.default.dataset.tls.items[0].tfms.<name>.rng``)."""
+
+# never walked into: numbers and strings; arrays and tensors (data, not RNG
+# holders); paths (anything with __fspath__, see `_kind`); modules (the global RNGs
+# are reseeded directly); classes reached as values (a class is walked only as the
+# class of an instance); code and frames
+_LEAF_TYPES = (
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    memoryview,
+    range,
+    slice,
+    np.ndarray,
+    np.generic,
+    np.dtype,
+    torch.Tensor,
+    torch.dtype,
+    torch.device,
+    types.ModuleType,
+    type,
+    types.CodeType,
+    types.FrameType,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+    types.BuiltinFunctionType,  # a module-level builtin; bound ones are methods
+)
+_LEAF, _RNG, _DICT, _SEQ, _SET, _PARTIAL, _METHOD, _FUNC, _WRAPPED, _PROP, _OBJ = range(
+    11
+)
+_KINDS: dict[type, int] = {}  # kind of each type met, computed once per type
+_GLOBAL_NAMES: dict[types.CodeType, tuple[str, ...]] = {}  # bytecode reads
+
+
+def _kind(obj) -> int:
+    t = type(obj)
+    k = _KINDS.get(t)
+    if k is None:
+        if issubclass(t, RNG_TYPES):
+            k = _RNG
+        elif issubclass(t, (types.MethodType, types.BuiltinMethodType)) and not (
+            isinstance(getattr(obj, "__self__", None), types.ModuleType)
+        ):
+            k = _METHOD
+        elif issubclass(t, _LEAF_TYPES) or any(
+            "__fspath__" in vars(c) for c in t.__mro__
+        ):
+            k = _LEAF  # (os.PathLike, checked without the slow ABC machinery)
+        elif issubclass(t, dict):
+            k = _DICT
+        elif issubclass(t, (list, tuple, collections.deque)):
+            k = _SEQ
+        elif issubclass(t, (set, frozenset)):
+            k = _SET
+        elif issubclass(t, functools.partial):
+            k = _PARTIAL
+        elif issubclass(t, types.FunctionType):
+            k = _FUNC
+        elif issubclass(t, (staticmethod, classmethod)):
+            k = _WRAPPED
+        elif issubclass(t, property):
+            k = _PROP
+        else:
+            k = _OBJ
+        if t is not types.BuiltinMethodType:  # its kind depends on __self__
+            _KINDS[t] = k
+    return k
+
+
+def _global_rngs() -> tuple:
+    """The process-wide RNGs `reseed` seeds itself (never reseeded twice)."""
+    return (np.random.mtrand._rand, random._inst, torch.default_generator)
+
+
+def _all_names(code: types.CodeType) -> Iterator[str]:
+    """Every name a code object (and the code nested in it) uses: globals and
+    attributes alike (cheap; `_global_names` tells them apart)."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _all_names(const)
+
+
+_LOAD_GLOBAL, _LOAD_NAME = dis.opmap["LOAD_GLOBAL"], dis.opmap["LOAD_NAME"]
+# from Python 3.11 LOAD_GLOBAL's argument is (name index << 1) | push-NULL flag
+_GLOBAL_SHIFT = 1 if sys.version_info >= (3, 11) else 0
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """Global names a code object (and the code nested in it) reads (cached).
+
+    A direct scan of the bytecode's (opcode, argument) pairs: what
+    ``dis.get_instructions`` reports as LOAD_GLOBAL / LOAD_NAME, without the
+    line-number and position tables it also builds (ten times slower)."""
+    names = _GLOBAL_NAMES.get(code)
+    if names is None:
+        raw, found, ext = code.co_code, [], 0
+        for i in range(0, len(raw), 2):
+            op, arg = raw[i], raw[i + 1] | ext
+            ext = arg << 8 if op == dis.EXTENDED_ARG else 0
+            if op == _LOAD_GLOBAL:
+                found.append(code.co_names[arg >> _GLOBAL_SHIFT])
+            elif op == _LOAD_NAME:
+                found.append(code.co_names[arg])
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found += _global_names(const)
+        names = _GLOBAL_NAMES[code] = tuple(dict.fromkeys(found))
+    return names
+
+
+def _module_name(func) -> str:
+    name = func.__globals__.get("__name__", "?")
+    return "__main__" if name == "__mp_main__" else name  # spawn renames __main__
+
+
+def _function_children(func: types.FunctionType, path: str):
+    """A function's closure cells, defaults, attributes, and the module globals its
+    code reads that are RNGs or plain objects (not modules, classes, functions)."""
+    code = func.__code__
+    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+        try:
+            yield f"{path}.<{name}>", cell.cell_contents
+        except ValueError:  # an empty cell
+            pass
+    if func.__defaults__:
+        yield f"{path}.__defaults__", func.__defaults__
+    if func.__kwdefaults__:
+        yield f"{path}.__kwdefaults__", func.__kwdefaults__
+    if func.__dict__:
+        yield f"{path}.__dict__", func.__dict__
+    g = func.__globals__
+    # co_names mixes global and attribute names; the bytecode tells them apart,
+    # and is read only when a name could be a global worth walking
+    wanted = {
+        n
+        for n in _all_names(code)
+        if n in g and _kind(g[n]) in (_RNG, _DICT, _SEQ, _PARTIAL, _METHOD, _OBJ)
+    }
+    if wanted:
+        module = _module_name(func)
+        for name in _global_names(code):
+            if name in wanted:
+                yield f"{module}:{name}", g[name]
+
+
+def _instance_children(obj, path: str):
+    """An object's instance attributes (``__dict__`` and ``__slots__``), read
+    without calling any of its methods (no properties, no ``__getattr__``)."""
+    try:
+        attrs = object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        attrs = None
+    if isinstance(attrs, dict):
+        for name, value in list(dict.items(attrs)):
+            yield f"{path}.{name}", value
+    for cls in type(obj).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{cls.__name__.lstrip('_')}{name}"  # name mangling
+            descr = cls.__dict__.get(name)
+            try:
+                yield f"{path}.{name}", descr.__get__(obj, cls)
+            except AttributeError:  # an empty slot (or not a slot descriptor)
+                pass
+
+
+def _class_children(cls: type):
+    """RNGs stored on a class, and its functions (for their closures, defaults and
+    the module globals they read). Classes from ``builtins`` are skipped."""
+    if cls.__module__ == "builtins":
         return
-    items = vars(obj).items() if hasattr(obj, "__dict__") else []
-    for name, value in items:
-        if isinstance(value, rng_types):
-            yield obj, name, value
-        elif isinstance(value, Dataset):
-            yield from _rng_objects(value, depth - 1)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                if isinstance(v, Dataset):
-                    yield from _rng_objects(v, depth - 1)
+    for name, value in list(vars(cls).items()):
+        if _kind(value) in (_RNG, _FUNC, _WRAPPED, _PROP):
+            yield f"<{cls.__module__}.{cls.__qualname__}>.{name}", value
 
 
-def reseed(seed: int, dataset=None) -> None:
-    """Seed NumPy's and Python's global RNGs and every RNG object `dataset` holds
-    from one integer, each from its own `SeedSequence` child (no shared streams).
+def _children(obj, kind: int, path: str, seen_classes: set):
+    if kind == _FUNC:
+        yield from _function_children(obj, path)
+        return
+    if kind == _WRAPPED:
+        yield f"{path}.__func__", obj.__func__
+        return
+    if kind == _PROP:
+        for name in ("fget", "fset", "fdel"):
+            yield f"{path}.{name}", getattr(obj, name)
+        return
+    if kind == _SET:
+        return  # no reproducible order: see `find_rngs`
+    if kind == _DICT:
+        for i, (k, v) in enumerate(list(dict.items(obj))):
+            key = repr(k) if isinstance(k, (str, int)) else f"#{i}"
+            yield f"{path}[{key}]", v
+    elif kind == _SEQ:
+        if isinstance(obj, list):
+            items = list.copy(obj)  # the stored items, whatever __iter__ does
+        elif isinstance(obj, tuple):
+            items = tuple.__iter__(obj)
+        else:
+            items = list(obj)
+        for i, v in enumerate(items):
+            yield f"{path}[{i}]", v
+    elif kind == _PARTIAL:
+        yield f"{path}.func", obj.func
+        yield f"{path}.args", obj.args
+        yield f"{path}.keywords", obj.keywords
+    elif kind == _METHOD:
+        yield f"{path}.__self__", obj.__self__
+        if isinstance(obj, types.MethodType):
+            yield f"{path}.__func__", obj.__func__
+        return
+    yield from _instance_children(obj, path)
+    for cls in type(obj).__mro__:
+        if id(cls) not in seen_classes:
+            seen_classes.add(id(cls))
+            yield from _class_children(cls)
+
+
+def find_rngs(
+    root, *, max_depth: int = MAX_DEPTH, skip: tuple = ()
+) -> list[tuple[str, object]]:
+    """Every RNG object reachable from `root`, as ``(path, rng)`` pairs.
+
+    A breadth-first walk of the object graph with a visited set (each object once,
+    cycles are harmless) and a depth bound (`max_depth` steps from `root`). From
+    each object it follows, without calling any of the object's own code:
+
+    * instance attributes (``__dict__`` and ``__slots__``), and RNGs stored on the
+      object's classes (not ``builtins``);
+    * items of lists, tuples, deques and dict values (subclasses included:
+      ``OrderedDict``, named tuples, fastai's ``L`` through its ``items``);
+    * callables: ``functools.partial`` (function, arguments), bound methods (the
+      object), functions (closure cells, defaults, attributes), and the functions
+      of the classes it met (the methods of a dataset or transform);
+    * module globals that the code of those functions reads by name, when they
+      are RNGs or plain objects (e.g. a module-level ``rng = default_rng(0)`` used
+      in ``__getitem__``, or a module-level ``Compose``).
+
+    Not followed: sets (no reproducible order), NumPy object arrays, modules,
+    classes reached as values, module-level functions reached only by name from
+    other code, generator frames, and anything deeper than `max_depth`. Objects in
+    `skip` (by identity) are neither reported nor walked. Paths name the first
+    route found (shortest, then in attribute order), e.g.
+    ``dataset.transform.transforms[1].rng`` or ``__main__:rng``.
+    """
+    seen = {id(o) for o in skip}
+    seen_classes: set[int] = set()
+    alive = [root]  # keeps every walked object alive, so ids stay unique
+    found = []
+    queue = collections.deque([(root, "dataset", 0)])
+    while queue:
+        obj, path, depth = queue.popleft()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        alive.append(obj)
+        kind = _kind(obj)
+        if kind == _RNG:
+            found.append((path, obj))
+        elif kind != _LEAF and depth < max_depth:
+            for child_path, child in _children(obj, kind, path, seen_classes):
+                if id(child) not in seen and _kind(child) != _LEAF:
+                    queue.append((child, child_path, depth + 1))
+    return found
+
+
+def _path_key(path: str) -> int:
+    return int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "little")
+
+
+def _reseed_one(rng, child: np.random.SeedSequence) -> None:
+    """Reseed one RNG object in place (every reference to it sees the new stream)."""
+    if isinstance(rng, np.random.Generator):
+        rng = rng.bit_generator
+    if isinstance(rng, np.random.BitGenerator):
+        rng.state = type(rng)(child).state
+    elif isinstance(rng, np.random.RandomState):
+        bits = type(rng._bit_generator)(child)
+        rng.set_state({**bits.state, "has_gauss": 0, "gauss": 0.0})
+    elif isinstance(rng, torch.Generator):
+        rng.manual_seed(int(child.generate_state(1, np.uint64)[0]) & _MASK63)
+    else:  # random.Random
+        rng.seed(int(child.generate_state(2, np.uint64)[0]))
+
+
+def reseed(
+    seed: int, dataset=None, *, max_depth: int = MAX_DEPTH, skip: tuple = ()
+) -> list[str]:
+    """Seed NumPy's and Python's global RNGs and every RNG object `dataset` reaches
+    (`find_rngs`) from one integer; return the paths of the objects reseeded.
+
+    Each RNG object gets its own stream, from ``SeedSequence([seed, 1, key])`` with
+    `key` a hash of its path: distinct from the global streams and from each other,
+    and independent of how many other RNGs the walk found. Objects are reseeded in
+    place (a NumPy ``Generator`` through its bit generator's state), so shared
+    references stay shared. Not changed: a ``Generator``'s ``seed_seq`` (its
+    ``spawn()`` children still come from the seed it was made with), and the RNGs
+    in `skip`: pass there an RNG that must stay the same in every worker (e.g. one
+    that shuffles a shared index list that each worker then shards).
 
     torch's global RNG is left alone: the worker loop already seeds it with the
     same `seed` (``base_seed + worker_id``)."""
@@ -140,19 +467,11 @@ def reseed(seed: int, dataset=None) -> None:
     np.random.seed(children[0].generate_state(4))
     random.seed(int(children[1].generate_state(2, np.uint64)[0]))
     if dataset is None:
-        return
-    rngs = list(_rng_objects(dataset))
-    for (owner, name, rng), child in zip(
-        rngs, np.random.SeedSequence([seed & _MASK63, 1]).spawn(len(rngs))
-    ):
-        if isinstance(rng, np.random.Generator):
-            setattr(owner, name, np.random.Generator(type(rng.bit_generator)(child)))
-        elif isinstance(rng, np.random.RandomState):
-            rng.seed(child.generate_state(4))
-        elif isinstance(rng, torch.Generator):
-            rng.manual_seed(int(child.generate_state(1, np.uint64)[0]) & _MASK63)
-        else:  # random.Random
-            rng.seed(int(child.generate_state(2, np.uint64)[0]))
+        return []
+    found = find_rngs(dataset, max_depth=max_depth, skip=_global_rngs() + skip)
+    for path, rng in found:
+        _reseed_one(rng, np.random.SeedSequence([seed & _MASK63, 1, _path_key(path)]))
+    return [path for path, _ in found]
 
 
 def seed_worker(worker_id: int) -> None:
@@ -163,6 +482,9 @@ def seed_worker(worker_id: int) -> None:
     from the loader's ``generator`` at every ``iter(loader)``) and calls `reseed`.
     Pass ``generator=torch.Generator().manual_seed(s)`` to the DataLoader as well,
     so the seeds do not depend on how much of torch's global RNG was used before.
+    An RNG that must agree across workers (one shuffling an index list that each
+    worker shards) needs your own init function: ``reseed(info.seed, info.dataset,
+    skip=(info.dataset.shard_rng,))``.
     """
     info = get_worker_info()
     if info is None:  # called outside a worker: nothing to do
@@ -230,8 +552,12 @@ def collect(
     generator_seed: int | None = None,
     old_torch: bool = False,
     consume_torch_rng: int = 0,
+    make_transform: Callable[[int], Callable[[float], float]] | None = None,
 ) -> Draws:
     """Seed everything with `seed`, build the dataset and loader, run `epochs` epochs.
+
+    `make_transform(seed)`, when given, builds the transform that makes each draw
+    (map-style datasets only), so that its RNG follows `seed` as the dataset's does.
 
     `old_torch=True` wraps `worker_init_fn` in a fresh `InheritParentNumpy` before
     each epoch (the torch < 1.9 behaviour; fork only). `consume_torch_rng` draws that
@@ -245,7 +571,12 @@ def collect(
     seed_all(seed)
     if consume_torch_rng:
         torch.rand(consume_torch_rng)
-    ds = (DrawIterable if iterable else DrawDataset)(n, source, seed)
+    if make_transform is not None:
+        if iterable:
+            raise ValueError("make_transform is for map-style datasets")
+        ds = DrawDataset(n, source, seed, transform=make_transform(seed))
+    else:
+        ds = (DrawIterable if iterable else DrawDataset)(n, source, seed)
     gen = None
     if generator_seed is not None:
         gen = torch.Generator().manual_seed(generator_seed)
@@ -317,9 +648,13 @@ def _same(a: Draws, b: Draws, epochs=(0, 1)) -> bool:
 
 
 def measure(
-    seed: int = 0, other_seed: int = 1, reference: Draws | None = None, **kw
+    seed: int = 0,
+    other_seed: int | None = None,
+    reference: Draws | None = None,
+    **kw,
 ) -> Row:
-    """Two runs with `seed` (two epochs each) and one with `other_seed` (one epoch).
+    """Two runs with `seed` (two epochs each) and one with `other_seed` (one epoch;
+    default ``seed + 1``).
 
     With `reference` (the draws of an earlier run with the same seed and settings,
     e.g. under another start method) only one run is made: it must equal the
@@ -338,5 +673,5 @@ def measure(
     if reference is not None:
         return Row(float(dup_w), float(dup_e), _same(a, reference), None, a)
     b = collect(seed=seed, epochs=2, **kw)
-    c = collect(seed=other_seed, epochs=1, **kw)
+    c = collect(seed=seed + 1 if other_seed is None else other_seed, epochs=1, **kw)
     return Row(float(dup_w), float(dup_e), _same(a, b), not _same(a, c, (0,)), a)

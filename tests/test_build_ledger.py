@@ -223,3 +223,87 @@ def test_intervals_rules_and_inconclusive_reach_the_ledger(tmp_path):
     assert '<span class="ci">mean +0.0150 [' in page
     assert '<span class="rule">rule: gain &gt;= +0.0200 (95% t interval)</span>' in page
     assert "<em>tiny task</em>" in page
+
+
+def test_rows_name_the_versions_they_were_measured_on(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    _nb(tmp_path / "notebooks" / "07_demo.ipynb", LINES)
+    rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
+    text = ledger.render(rows, versions)
+    row = next(line for line in text.splitlines() if "`fd-xent`" in line)
+    assert row.endswith(
+        "(../notebooks/07_demo.ipynb#a-section-with-punctuation)"
+        " [torch 9 · fastai 9]{.measured-on} |"
+    )
+    page = _html(text)
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S):
+        tds = re.findall(r"<td>(.*?)</td>", tr, flags=re.S)
+        assert len(tds) == 5  # claim, source, verdict, evidence, measured in
+        assert tds[4].endswith('<span class="measured-on">torch 9 · fastai 9</span>')
+    assert "## Newest releases" in text and "No canary has run yet" in text
+
+
+CANARY = {
+    "date": "2026-12-01",
+    "versions": {"python": "3.11.7", "torch": "9.1", "torchvision": "1", "fastai": "9"},
+    "committed_versions": {"07_demo": "torch 9, fastai 9"},
+    "notebooks": ["07_demo"],
+    "claims": {
+        "fd-xent": {"chapter": "07_demo", "committed": "holds", "canary": "holds"},
+        "dlr-slice-single": {
+            "chapter": "07_demo",
+            "committed": "outdated",
+            "canary": "does not hold",
+        },
+        "fd-adam": {  # the chapter has found another verdict since this canary
+            "chapter": "07_demo",
+            "committed": "holds",
+            "canary": "does not hold",
+        },
+    },
+    "failures": ["07_demo cell 3: VerdictMismatch: dlr-slice-single: measured ..."],
+    "changed_cells": {"07_demo": [{"cell": 3, "diff": ["-a", "+b"]}]},
+    "exit_status": 1,
+}
+
+
+def test_the_canary_result_reaches_the_ledger(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    lines = LINES + [
+        "[holds with a caveat] fd-adam (FA18 L5): adam — evidence: x=1 — note: if",
+        "[holds] fd-conv-matmul (FA18 L6): conv — evidence: diff=0",
+    ]
+    _nb(tmp_path / "notebooks" / "07_demo.ipynb", lines)
+    assert ledger.main(["--root", str(tmp_path)]) == 0
+    assert "No canary has run yet" in (tmp_path / "book" / "claims.md").read_text()
+    (tmp_path / ledger.CANARY).write_text(json.dumps(CANARY))
+    assert ledger.main(["--root", str(tmp_path), "--check"]) == 1  # it reads the file
+    assert ledger.main(["--root", str(tmp_path)]) == 0
+    text = (tmp_path / "book" / "claims.md").read_text()
+    section = text.split("## Newest releases", 1)[1]
+    assert "2026-12-01" in section and "torch 9.1, torchvision 1, fastai 9" in section
+    assert "(the committed outputs: torch 9, fastai 9)" in section
+    assert "**1 of 3** verdicts agree, 1 cell(s) failed, and 1 other cell(s)" in section
+    assert (
+        "- `dlr-slice-single`: [outdated]{.verdict .verdict-outdated} with the lock, "
+        "[does not hold]{.verdict .verdict-fails} with the newest releases\n"
+    ) in section
+    assert "- `fd-adam`: " in section and "(the chapter has changed since)" in section
+    assert "- failed: 07\\_demo cell 3: VerdictMismatch" in section
+    assert "Not covered by that run (1): `fd-conv-matmul`." in section
+    rows = {
+        cid: line
+        for line in text.splitlines()
+        for cid in ("dlr-slice-single", "fd-adam", "fd-xent")
+        if f"`{cid}`" in line and line.startswith("| ")
+    }
+    assert rows["dlr-slice-single"].endswith(
+        "[newest releases: does not hold]{.canary-differs} |"
+    )
+    assert "canary-differs" not in rows["fd-adam"]  # the chapter changed since
+    assert "canary-differs" not in rows["fd-xent"]  # it agrees
+    # the marker is no verdict badge: the filter buttons still count one per row
+    body = _html(text).split("<tbody>")[1].split("</tbody>")[0]
+    assert body.count('class="verdict ') == body.count("<tr>") == 4

@@ -149,3 +149,8 @@ def test_float_tolerance_covers_a_real_reduction():
     err = ((a @ b).double() - a.double() @ b.double()).abs().max().item()
     tol = float_tolerance(torch.float32, 512, magnitude=(a @ b).abs().max().item())
     assert 0 < err < tol and err > tol / 1e4
+
+
+def test_a_zero_threshold_prints_without_a_sign():
+    rule = Rule("rise", "less", min_effect=0.0)
+    assert rule.threshold == 0 and rule.describe() == "rise <= 0 (95% t interval)"

@@ -58,3 +58,22 @@ def test_nan_counts_as_a_rise():
 def test_bad_curves_are_errors(lrs, losses, match):
     with pytest.raises(ValueError, match=match):
         shoot_up(lrs, losses)
+
+
+def test_skip_counts_from_the_start_of_the_test_for_a_curve_cut_short():
+    # a 50-iteration test that stopped after 30 points: fastai still drops 5 points
+    y = _curve()[:30]
+    y[3] = 0.1  # a lucky batch among the first five
+    assert shoot_up(LRS[:30], y).min_index == 3  # default skip = 30 // 10 = 3
+    assert shoot_up(LRS[:30], y, skip=50 // 10).min_index == 29
+
+
+def test_a_wobble_on_a_flat_curve_reads_as_shooting_up():
+    """The limit chapter 01 measures: flat until it diverges, with one low point
+    just after the skipped start, the 10% rule fires at that tiny LR."""
+    y = np.full(50, 1.0)
+    y[5] = 0.88  # the debiased average of the first batches, a little low
+    y[45:] = [2.0, 4.0, 8.0, 16.0, 32.0]  # the divergence a reader would point at
+    s = shoot_up(LRS, y)
+    assert (s.min_index, s.index) == (5, 5)
+    assert shoot_up(LRS, y, skip=6).index == 44

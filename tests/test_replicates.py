@@ -76,6 +76,55 @@ def test_training_equals_separate_adam_runs_with_their_own_lrs(wd):
     )
 
 
+def test_scheduled_lr_and_momentum_equal_torch_adam_with_changing_betas():
+    """A one-cycle-like schedule of both LR and beta1, one per replicate: torch's
+    Adam reads its betas every step (as under OneCycleLR), and so must the stack."""
+    m = 3
+    models = [_mlp(s) for s in range(m)]
+    st = Stacked([_mlp(s) for s in range(m)]).train()
+    opt = StackedAdam(st.parameters(), 0.0, betas=(0.9, 0.99), eps=1e-5)
+    opts = [
+        torch.optim.AdamW(
+            md.parameters(), lr=0.0, betas=(0.9, 0.99), eps=1e-5, weight_decay=0.0
+        )
+        for md in models
+    ]
+    xs, ys = _data(m)
+    peak = torch.tensor([1e-3, 1e-2, 3e-2], dtype=torch.float64)
+    for t, (x, y) in enumerate(zip(xs, ys)):
+        frac = t / (len(xs) - 1)
+        lr = peak * (0.04 + 0.96 * frac)
+        mom = torch.tensor([0.95 - 0.1 * frac, 0.9, 0.85 + 0.1 * frac])
+        opt.set_lr(lr)
+        opt.set_mom(mom)
+        opt.zero_grad()
+        stacked_loss(
+            lambda o, tt: F.cross_entropy(o, tt, reduction="none"), st(x), y
+        ).backward()
+        opt.step()
+        for i, (md, o) in enumerate(zip(models, opts)):
+            o.param_groups[0]["lr"] = float(lr[i])
+            o.param_groups[0]["betas"] = (float(mom[i]), 0.99)
+            o.zero_grad()
+            F.cross_entropy(md.train()(x[i]), y[i]).backward()
+            o.step()
+    tol = float_tolerance(torch.float32, 16 * len(xs), magnitude=1.0, safety=8)
+    for i, md in enumerate(models):
+        got = st.copy(i).state_dict()
+        for k, v in md.state_dict().items():
+            assert torch.allclose(got[k].float(), v.float(), atol=tol, rtol=0), (i, k)
+    assert opt.betas[0].tolist() == pytest.approx(mom.tolist())
+
+
+def test_momentum_must_be_a_fraction():
+    st = Stacked([_mlp(s) for s in range(2)])
+    opt = StackedAdam(st.parameters(), 0.1)
+    with pytest.raises(ValueError, match="beta1"):
+        opt.set_mom(1.0)
+    with pytest.raises(ValueError, match="2 replicates"):
+        opt.set_mom([0.9, 0.9, 0.9])
+
+
 def test_lr_vector_must_match_the_stack():
     st = Stacked([_mlp(s) for s in range(3)])
     with pytest.raises(ValueError, match="3 replicates"):

@@ -2,6 +2,7 @@
 package's import graph (no side effects, no circle)."""
 
 import ast
+import contextlib
 import json
 import subprocess
 import sys
@@ -37,9 +38,31 @@ def test_setup_silences_fastai_on_small_budget(no_env_budget):
     assert defaults.callbacks.count(QuietRecorder) == 1
     setup(quiet=True)  # idempotent
     assert defaults.callbacks.count(QuietRecorder) == 1
-    setup("full", quiet=True)  # the full budget keeps fastai's progress bars
+    with _lessons_data_present():
+        setup("full", quiet=True)  # the full budget keeps fastai's progress bars
     assert QuietRecorder not in defaults.callbacks
     assert defaults.callbacks.count(ProgressCallback) == 1
+
+
+@contextlib.contextmanager
+def _lessons_data_present():
+    """Pretend Pets and the ResNet-34 weights are on disk (setup() checks both)."""
+    from claimbook import data, models
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(data, "pets_path", lambda **kw: None)
+        mp.setattr(models, "require_weights", lambda *a, **kw: None)
+        yield
+
+
+def test_setup_on_the_lessons_data_fails_early_and_clearly(
+    no_env_budget, monkeypatch, tmp_path
+):
+    from claimbook.data import PetsUnavailable
+
+    monkeypatch.setenv("CLAIMBOOK_PETS", str(tmp_path / "nowhere"))
+    with pytest.raises(PetsUnavailable, match="nowhere"):
+        setup("mini", quiet=True)
 
 
 def test_setup_sets_the_guard_mode(no_env_budget, monkeypatch, capsys):
