@@ -11,7 +11,7 @@ JB_FLAGS := --keep-going $(if $(STRICT),-W -n)
 # Strict nbval on the CPU small budget at the default seed; lax on a GPU, the full
 # budget or another seed (numerics differ from the committed CPU outputs there; every
 # verdict's guard still runs, and off the reference setting it reports, not raises).
-NBVAL_MODE := $(if $(filter-out cpu,$(CLAIMBOOK_DEVICE))$(filter full,$(CLAIMBOOK_BUDGET))$(filter-out 0,$(CLAIMBOOK_SEED)),--nbval-lax,--nbval)
+NBVAL_MODE := $(if $(filter-out cpu,$(CLAIMBOOK_DEVICE))$(filter full mini,$(CLAIMBOOK_BUDGET))$(filter-out 0,$(CLAIMBOOK_SEED)),--nbval-lax,--nbval)
 NBVAL_FLAGS := $(NBVAL_MODE) --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	--nbval-cell-timeout=300 -p no:cacheprovider --durations=0
 # ORDER=reverse or ORDER=random:<seed> runs the unit tests in another order
@@ -28,7 +28,7 @@ NPM_STAMP := node_modules/.claimbook-installed
 SITE_TEST_FLAGS := -q -p no:cacheprovider --durations=5
 
 .PHONY: book test install site-deps unit lint nbval site-test execute ledger cache clean \
-	stability
+	stability test-full lock canary lint-ci
 
 install: $(STAMP)
 
@@ -41,6 +41,9 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
+# requirements.txt is the lock (`make lock`): every package at an exact version.
+# pip installs it (not uv), so pip's configuration applies: local wheels where a
+# machine has them, the package registry otherwise.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt
@@ -66,6 +69,7 @@ book: install site-deps $(if $(EXECUTE),ledger)
 lint: install
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(MAKE) --no-print-directory lint-ci
 
 unit: install
 	CLAIMBOOK_TEST_ORDER=$(ORDER) $(PY) -m pytest tests -q -p no:cacheprovider \
@@ -94,3 +98,39 @@ SEEDS ?= 1 2
 NOTEBOOKS ?=
 stability: install cache
 	$(PY) -m bookbuild stability $(NOTEBOOKS) --seeds $(SEEDS)
+
+# The full budget's code path in miniature (CLAIMBOOK_BUDGET=mini): builds a folder in
+# the Oxford-IIIT Pets layout and seeded ResNet-34 weights in torch's cache, in a
+# temporary folder (no network), and runs every chapter on it in nbval's lax mode,
+# one pytest each; fails on any error and prints each chapter's time and peak memory.
+# NOTEBOOKS picks chapters (default: all). `.ci/run` runs it after `make test`.
+test-full: install cache
+	$(PY) -m bookbuild miniature --test $(NOTEBOOKS)
+
+# The lock: requirements.txt pins the whole stack (every package, exact versions) for
+# Python 3.11 on Linux x86_64, compiled from requirements.in by uv (itself pinned
+# there). Pins already in the lock are kept unless requirements.in needs another, so
+# a lock change is a small, reviewable diff; UPGRADE=1 moves every package to its
+# newest allowed release. Then `make install` installs the new lock.
+UPGRADE ?=
+lock: install
+	$(VENV)/bin/uv pip compile requirements.in -o requirements.txt -q \
+		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+# Do the verdicts survive the newest torch, torchvision and fastai? Builds .venv-canary
+# (never .venv; the lock is not used) with their newest releases, runs the chapters
+# there (copies; default seed; verdict guards active), prints changed verdicts and
+# outputs and the versions used, and writes book/canary.json (the ledger shows it).
+# Exit 1: a verdict changed or a cell failed; 3: the package registry is unreachable.
+# NOTEBOOKS picks chapters; CANARY_REUSE=1 reuses .venv-canary instead of a fresh one.
+CANARY_REUSE ?=
+canary:
+	python3 -m bookbuild canary $(NOTEBOOKS) $(if $(CANARY_REUSE),--reuse)
+
+# The GitHub workflows (.github/workflows): valid against the workflow schema
+# (check-jsonschema's vendored copy) and free of zizmor's findings; both offline.
+lint-ci: install
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows \
+		.github/workflows/*.yml
+	$(VENV)/bin/zizmor --offline --strict-collection --no-progress .github/workflows
