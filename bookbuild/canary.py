@@ -238,9 +238,23 @@ def _compared(cell: dict) -> bool:
 
 
 def output_text(cell: dict) -> list[str]:
-    """A code cell's outputs as lines, as nbval compares them (text, not images)."""
-    lines = []
+    """A code cell's outputs as lines, as nbval compares them (text, not images).
+    Consecutive stream outputs of one stream are joined first, as nbval does: where
+    the kernel flushed a print in two pieces is not a change."""
+    lines, outputs = [], []
     for out in cell.get("outputs", []):
+        prev = outputs[-1] if outputs else None
+        if (
+            out.get("output_type") == "stream"
+            and prev is not None
+            and prev.get("output_type") == "stream"
+            and prev.get("name") == out.get("name")
+        ):
+            text = "".join(prev.get("text", "")) + "".join(out.get("text", ""))
+            outputs[-1] = {**prev, "text": text}
+        else:
+            outputs.append(out)
+    for out in outputs:
         kind = out.get("output_type")
         if kind == "stream":
             text = "".join(out.get("text", ""))
@@ -289,9 +303,12 @@ def _diff(before: list[str], after: list[str]) -> list[str]:
 
 
 def changed_cells(old: dict, new: dict, clean=lambda s: s) -> list[dict]:
-    """[{cell, diff}] for each compared code cell whose sanitized text differs."""
-    changed = []
-    for i, (a, b) in enumerate(zip(old.get("cells", []), new.get("cells", []))):
+    """[{cell, diff}] for each compared code cell whose sanitized text differs;
+    `cell` counts code cells from 0, as nbval's "Cell N" does."""
+    changed, i = [], -1
+    for a, b in zip(old.get("cells", []), new.get("cells", [])):
+        if a.get("cell_type") == "code":
+            i += 1
         if not _compared(a):
             continue
         before = [clean(x) for x in output_text(a)]
@@ -403,7 +420,7 @@ def report(result: dict) -> str:
     rows += ["", "cells whose outputs changed:" if cells else "no output changed"]
     for nb, items in cells.items():
         for item in items:
-            rows.append(f"  {nb} cell {item['cell']}:")
+            rows.append(f"  {nb} Cell {item['cell']}:")
             rows += [f"    {line}" for line in item["diff"]]
     v = result["versions"]
     rows += ["", "versions: " + ", ".join(f"{k} {v[k]}" for k in v)]
