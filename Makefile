@@ -18,8 +18,8 @@ NBVAL_FLAGS := $(NBVAL_MODE) --nbval-current-env --nbval-sanitize-with tests/nbv
 # (tests/conftest.py); every test must pass in any order.
 ORDER ?=
 # Everything ruff checks and formats (88 columns, pyproject.toml): the package, the
-# build tools, the tests, and the notebooks' code cells.
-LINT_PATHS := claimbook bookbuild tests notebooks
+# build tools, the tests, the benchmark scripts and the notebooks' code cells.
+LINT_PATHS := claimbook bookbuild tests notebooks scripts
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
