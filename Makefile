@@ -43,10 +43,12 @@ $(NPM_STAMP): package.json package-lock.json
 
 # requirements.txt is the lock (`make lock`): every package at an exact version.
 # pip installs it (not uv), so pip's configuration applies: local wheels where a
-# machine has them, the package registry otherwise.
+# machine has them, the package registry otherwise. A machine-wide constraints file
+# (pip's PIP_CONSTRAINT / `constraint =` setting) can only conflict with an exact
+# lock, so it is lifted for this install.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	PIP_CONSTRAINT=/dev/null $(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
