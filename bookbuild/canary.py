@@ -4,8 +4,9 @@ The lock (requirements.txt) keeps the book's stack fixed, so a strict nbval run 
 only when a claim's measurement changes. The canary tries what the lock holds back:
 it builds a separate virtual environment, ``.venv-canary`` (never ``.venv``), with
 the newest releases of torch, torchvision and fastai and the chapters' other
-requirements unlocked (requirements.in's ranges, not the lock's pins; pip's
-constraint file is lifted for it alone with ``PIP_CONSTRAINT=/dev/null``), then runs
+requirements unlocked (requirements.in's ranges, not the lock's pins; a machine-wide
+pip constraints file is lifted with ``PIP_CONSTRAINT=/dev/null``, as `make install`
+does for the lock), then runs
 every chapter there: copies in fresh kernels, the small budget, the default seed,
 every verdict guard active (a changed verdict is printed, then its guard raises).
 The pretrained body is rebuilt with the new libraries, in the canary's own cache.
