@@ -78,16 +78,24 @@ def test_record_prints_one_parsable_line(capsys):
     assert v.verdict == HOLDS and claims.RECORDED["fd-xent"] == v
 
 
-def test_record_with_caveat_roundtrips(capsys):
-    record(
+def test_record_with_scope_and_finding_roundtrips(capsys):
+    v = record(
         "fd-y-range",
         holds=True,
         evidence="gap=0.1 (rmse)",
-        caveat="only with few epochs",
+        scope="synthetic ratings, 3 epochs",
+        finding="better on 2 of 3 tasks",
     )
     d = parse_line(capsys.readouterr().out)
-    assert d["verdict"] == CAVEAT and d["evidence"] == "gap=0.1 (rmse)"
-    assert d["note"] == "only with few epochs"
+    assert v.verdict == d["verdict"] == CAVEAT and d["evidence"] == "gap=0.1 (rmse)"
+    assert d["scope"] == "synthetic ratings, 3 epochs"
+    assert d["finding"] == "better on 2 of 3 tasks"
+
+
+def test_scope_alone_does_not_make_a_caveat(capsys):
+    v = record("fd-y-range", holds=True, evidence="x", scope="synthetic ratings")
+    assert v.verdict == HOLDS
+    assert parse_line(capsys.readouterr().out)["scope"] == "synthetic ratings"
 
 
 def test_record_guard_fails_on_changed_verdict(capsys):
@@ -114,26 +122,48 @@ def test_summary_markdown_lists_recorded():
     assert "| `fd-xent` | FA18 | **holds** | a\\|b |" in md
 
 
-def test_inventory_matches_shared_claims(repo_root):
+def _shared_rows(repo_root):
     shared = repo_root.parent / "shared" / "claims.md"
     if not shared.exists():
         pytest.skip("shared/claims.md is not beside this checkout")
-    rows = re.findall(
-        r"^\| ([a-z]+-[a-z0-9-]+) \| ([^|]+) \|", shared.read_text(), re.M
+    return re.findall(
+        r"^\| ([a-z]+-[a-z0-9-]+) \| ([^|]+) \| (.+) \|$", shared.read_text(), re.M
     )
-    ids = {cid: src.strip() for cid, src in rows}
-    assert set(ids) <= set(claims.CLAIMS), sorted(set(ids) - set(claims.CLAIMS))
-    for cid, src in ids.items():
-        assert claims.CLAIMS[cid][0] == src, cid
-    # the paraphrases too, once the inventory's markdown (`code`, *emphasis*) is off
-    texts = dict(
-        re.findall(
-            r"^\| ([a-z]+-[a-z0-9-]+) \| [^|]+ \| (.+) \|$", shared.read_text(), re.M
-        )
-    )
-    for cid, text in texts.items():
+
+
+def test_inventory_matches_shared_claims_both_ways(repo_root):
+    rows = _shared_rows(repo_root)
+    ids = [cid for cid, _, _ in rows]
+    assert len(ids) == len(set(ids)), "an ID is listed twice in shared/claims.md"
+    assert set(ids) - set(claims.CLAIMS) == set(), "in shared/claims.md only"
+    assert set(claims.CLAIMS) - set(ids) == set(), "in the package's inventory only"
+    assert list(claims.CLAIMS) == ids, "the inventory keeps shared/claims.md's order"
+    for cid, src, text in rows:
+        assert claims.CLAIMS[cid][0] == src.strip(), cid
+        # the paraphrases too, once the inventory's markdown (`code`, *emphasis*) is off
         plain = re.sub(r"(?<![\w*])\*([^*]+)\*(?![\w*])", r"\1", text.replace("`", ""))
         assert claims.CLAIMS[cid][2] == plain.strip(), cid
+
+
+def test_inventory_is_package_data():
+    from claimbook import registry
+
+    assert registry.INVENTORY.is_file()
+    assert registry.INVENTORY.parent.name == "registered"
+    assert len(registry.load_inventory()) == len(claims.CLAIMS) >= 96
+
+
+def test_inventory_rejects_malformed_rows():
+    from claimbook.registry import RegistryError, parse_inventory
+
+    row = {"id": "a-b", "source": "FA18", "chapter": "01_x", "text": "T."}
+    assert parse_inventory({"claim": [row]}) == {"a-b": ("FA18", "01_x", "T.")}
+    with pytest.raises(RegistryError, match="listed twice"):
+        parse_inventory({"claim": [row, row]})
+    with pytest.raises(RegistryError, match="lacks"):
+        parse_inventory({"claim": [{"id": "a-b"}]})
+    with pytest.raises(RegistryError, match="no"):
+        parse_inventory({})
 
 
 def test_every_claim_has_a_known_source():
