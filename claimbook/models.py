@@ -219,12 +219,80 @@ def resnet_small(
     return model
 
 
+# Independently pretrained bodies. Where a claim is about fine-tuning a pretrained
+# body, one body for every replicate makes the body a fixed effect: a verdict could
+# hold for that body only. On the small budget each replicate can draw its body from
+# N_BODIES bodies pretrained independently (own source data draw, initialisation
+# and order: PretrainConfig(seed=k)); body 0 is the one every chapter used before.
+N_BODIES = 4
+_BODY_ARCHS: dict[int, object] = {}
+
+
+def body_config(k: int) -> PretrainConfig:
+    """The pretraining config of independent body `k` (0 .. N_BODIES - 1)."""
+    if not 0 <= k < N_BODIES:
+        raise ValueError(f"body {k}; there are {N_BODIES} bodies (0..{N_BODIES - 1})")
+    return PretrainConfig(seed=k)
+
+
+def resnet_small_body(k: int):
+    """An architecture callable like `resnet_small` whose pretrained weights are
+    independent body `k` (body 0 is `resnet_small` itself). fastai knows its cut
+    and layer groups (`register_with_fastai` covers every body)."""
+    if k == 0:
+        return resnet_small
+    if k not in _BODY_ARCHS:
+        cfg = body_config(k)
+
+        def arch(pretrained: bool = False, num_classes: int | None = None):
+            return resnet_small(pretrained, num_classes, cfg=cfg)
+
+        arch.__name__ = arch.__qualname__ = f"resnet_small_body{k}"
+        _BODY_ARCHS[k] = arch
+        _register(arch)
+    return _BODY_ARCHS[k]
+
+
+def budget_bodies(budget) -> list:
+    """The pretrained bodies a budget's fine-tuning replicates draw from, as
+    architecture callables: N_BODIES independent ones on the small budget; on the
+    full and mini budgets the one ImageNet ResNet-34 torchvision ships (there the
+    replicates differ in head initialisation, data draw and order only, and a
+    chapter says so)."""
+    if budget.arch == "resnet_small":
+        return [resnet_small_body(k) for k in range(N_BODIES)]
+    return [budget_arch(budget)]
+
+
+def warm_bodies() -> list[dict]:
+    """Build (or load) every small-budget body; their info, with build seconds."""
+    out = []
+    for k in range(N_BODIES):
+        t = time.perf_counter()
+        _, info = pretrained_state(body_config(k))
+        out.append(
+            {
+                "body": k,
+                "valid_acc": info["valid_acc"],
+                "built_seconds": info["seconds"],
+                "this_call_seconds": time.perf_counter() - t,
+                "path": str(cache_path(body_config(k))),
+            }
+        )
+    return out
+
+
+def _register(arch) -> None:
+    from fastai.vision.learner import model_meta
+
+    model_meta[arch] = {"cut": -2, "split": resnet_split}
+
+
 def register_with_fastai() -> None:
     """Give `resnet_small` the same fastai metadata as torchvision ResNets
     (cut before the pooling layer, three layer groups). Called by `setup()`."""
-    from fastai.vision.learner import model_meta
-
-    model_meta[resnet_small] = {"cut": -2, "split": resnet_split}
+    for arch in [resnet_small, *_BODY_ARCHS.values()]:
+        _register(arch)
 
 
 # ------------------------------------------- torchvision's ImageNet weights

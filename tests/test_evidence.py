@@ -8,9 +8,16 @@ from scipy import stats
 
 from claimbook import claims
 from claimbook.evidence import (
+    ConstantSample,
     Rule,
     RuleError,
+    clopper_pearson,
+    control_bar,
     decide,
+    decide_control,
+    decide_negative_control,
+    decide_tasks,
+    exact_check,
     float_tolerance,
     interval,
     paired,
@@ -78,9 +85,19 @@ def test_proportion_uses_the_exact_binomial_interval():
         decide([0.5, 1.0], rule)
 
 
-def test_identical_replicates_give_a_point_interval():
-    d = decide([0.1, 0.1, 0.1], GAIN)
-    assert (d.low, d.high, d.outcome) == (0.1, 0.1, "holds")
+def test_identical_continuous_replicates_are_not_a_zero_width_interval():
+    with pytest.raises(ConstantSample, match="exact check"):
+        decide([0.1, 0.1, 0.1], GAIN)
+    with pytest.raises(ConstantSample, match="proportion"):
+        decide([1.0, 1.0, 1.0], GAIN)  # a 0/1 outcome belongs to the binomial
+
+
+def test_all_equal_successes_go_through_the_exact_binomial():
+    rule = Rule("the pick is good", "greater", 0.6, method="proportion")
+    d = decide([1] * 8, rule)
+    assert d.effect == 1 and d.high == 1
+    assert d.low == pytest.approx(stats.beta.ppf(0.025, 8, 1))  # 0.631
+    assert d.low == pytest.approx(0.631, abs=5e-4) and d.outcome == "holds"
 
 
 def test_bad_rules_and_samples_are_errors():
@@ -101,8 +118,10 @@ def test_bad_rules_and_samples_are_errors():
 
 
 def test_rule_and_interval_print_stably():
-    assert GAIN.describe() == "gain of A over B >= +0.0200 (95% t interval)"
-    assert str(GAIN).startswith("Decision rule, declared before the measurement:")
+    assert (
+        GAIN.describe() == "superiority: gain of A over B >= +0.0200 (95% t interval)"
+    )
+    assert str(GAIN).startswith("Decision rule: superiority: gain of A over B")
     d = decide([0.1, 0.2, 0.3, 0.4], GAIN)
     assert d.interval_text() == "mean +0.250 [+0.0446, +0.455] (95% CI, n=4)"
 
@@ -121,7 +140,7 @@ def test_record_takes_a_decision(capsys):
     assert parsed["evidence"] == "head_only=0.800"
     assert parsed["interval"] == d.interval_text() and parsed["rule"] == GAIN.describe()
     held = claims.record(
-        "dlr-helps", decision=decide(_sample(0.1, 0.01), GAIN), caveat="only on shapes"
+        "dlr-helps", decision=decide(_sample(0.1, 0.01), GAIN), finding="on 1 of 2"
     )
     assert held.verdict == claims.CAVEAT
     with pytest.raises(claims.ClaimError, match="not both"):
@@ -153,4 +172,215 @@ def test_float_tolerance_covers_a_real_reduction():
 
 def test_a_zero_threshold_prints_without_a_sign():
     rule = Rule("rise", "less", min_effect=0.0)
-    assert rule.threshold == 0 and rule.describe() == "rise <= 0 (95% t interval)"
+    assert rule.threshold == 0
+    assert rule.describe() == "superiority: rise <= 0 (95% t interval)"
+
+
+# --- designs -----------------------------------------------------------------------
+
+NI = Rule("new minus reference", "greater", design="non-inferiority", margin=0.02)
+EQ = Rule("A minus B", "greater", design="equivalence", margin=0.05)
+
+
+def _fixed(mean, sd, n):
+    """A sample with exactly this mean and standard deviation (ddof=1)."""
+    z = np.linspace(-1, 1, n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    return mean + sd * z
+
+
+def _half_width(sd, n, level=0.95):
+    return stats.t.ppf(0.5 + level / 2, n - 1) * sd / np.sqrt(n)
+
+
+def test_non_inferiority_reads_the_lower_bound_strictly():
+    n, sd = 10, 0.01
+    hw = _half_width(sd, n)
+    at = _fixed(-0.02 + hw, sd, n)  # lower bound exactly at -margin
+    d = decide(at, NI)
+    assert d.low == pytest.approx(-0.02, abs=1e-12)
+    above = decide(_fixed(-0.02 + hw + 1e-6, sd, n), NI)
+    assert above.outcome == "holds" and above.low > -0.02
+    below = decide(_fixed(-0.02 + hw - 1e-6, sd, n), NI)
+    assert below.outcome == "inconclusive"
+    assert decide(_fixed(-0.1, sd, n), NI).outcome == "fails"
+    assert NI.threshold == -0.02
+    assert NI.describe().startswith("non-inferiority, margin 0.0200: new minus ")
+
+
+def test_superiority_bound_is_inclusive():
+    n, sd = 10, 0.01
+    hw = _half_width(sd, n)
+    at = decide(_fixed(0.02 + hw, sd, n), GAIN)
+    assert at.low == pytest.approx(0.02, abs=1e-12)
+    ok = decide(_fixed(0.02 + hw + 1e-9, sd, n), GAIN)
+    assert ok.outcome == "holds"  # >= d holds, where non-inferiority needs >
+
+
+def test_equivalence_is_two_one_sided_tests_at_five_percent():
+    assert EQ.confidence == 0.90
+    x = _sample(0.0, 0.02, n=12, seed=1)
+    d = decide(x, EQ)
+    ci = stats.t.interval(0.90, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert (d.low, d.high) == pytest.approx(ci)
+    # TOST: both one-sided p-values below 0.05 exactly when the 90% CI is inside
+    p_low = stats.ttest_1samp(x, -0.05, alternative="greater").pvalue
+    p_high = stats.ttest_1samp(x, 0.05, alternative="less").pvalue
+    assert (max(p_low, p_high) < 0.05) == (d.outcome == "holds") is True
+    assert decide(_sample(0.2, 0.01), EQ).outcome == "fails"
+    assert decide(_sample(0.04, 0.05), EQ).outcome == "inconclusive"
+    assert "within ±0.0500" in EQ.describe()
+
+
+def test_design_arguments_are_checked():
+    with pytest.raises(RuleError, match="margin"):
+        Rule("x", "greater", design="non-inferiority")
+    with pytest.raises(RuleError, match="not a margin"):
+        Rule("x", "greater", 0.1, margin=0.1)
+    with pytest.raises(RuleError, match="not min_effect"):
+        Rule("x", "greater", 0.1, design="equivalence", margin=0.1)
+    with pytest.raises(RuleError, match="design"):
+        Rule("x", "greater", design="bigger")
+    with pytest.raises(RuleError, match="shares"):
+        Rule("x", "greater", method="proportion", design="equivalence", margin=0.1)
+
+
+def test_less_with_a_proportion_mirrors_greater():
+    rule = Rule("the run diverged", "less", 0.5, method="proportion")
+    assert decide([0] * 10, rule).outcome == "holds"  # high 0.308 <= 0.5
+    assert decide([1] * 10, rule).outcome == "fails"  # low 0.692 > 0.5
+    assert decide([1, 0] * 5, rule).outcome == "inconclusive"
+
+
+def test_clopper_pearson_matches_beta_quantiles():
+    for k, n in [(0, 8), (3, 8), (8, 8), (17, 40)]:
+        low, high = clopper_pearson(k, n)
+        blow = stats.beta.ppf(0.025, k, n - k + 1) if k > 0 else 0.0
+        bhigh = stats.beta.ppf(0.975, k + 1, n - k) if k < n else 1.0
+        assert (low, high) == pytest.approx((blow, bhigh), abs=1e-9)
+    with pytest.raises(RuleError):
+        clopper_pearson(3, 2)
+
+
+# --- attainability -----------------------------------------------------------------
+
+
+def test_an_unattainable_proportion_rule_cannot_decide():
+    rule = Rule("the batch was overfitted", "greater", 0.6, method="proportion")
+    assert rule.attainable(8) == {"holds": True, "fails": True}  # 0.631 >= 0.6
+    assert rule.attainable(5) == {"holds": False, "fails": True}  # 0.478 < 0.6
+    assert rule.attainable(4) == {"holds": False, "fails": False}  # 0.398, 0.602
+    d = decide([1] * 5, rule)  # one unreachable outcome is enough to refuse
+    assert d.outcome == "undecidable" and "'holds' cannot be reached at n=5" in d.reason
+    assert Rule("x", "greater", 0.05, method="proportion").attainable(4) == {
+        "holds": True,
+        "fails": False,  # no success at n=4 still leaves 0.602 above 0.05
+    }
+    assert GAIN.attainable(2) == {"holds": True, "fails": True}
+    assert GAIN.attainable(1) == {"holds": False, "fails": False}
+
+
+def test_a_rule_registered_for_n_refuses_another_n():
+    rule = Rule("gain", "greater", 0.0, n=4)
+    with pytest.raises(RuleError, match="registered for n=4"):
+        decide([0.1, 0.2, 0.3], rule)
+
+
+# --- controls ----------------------------------------------------------------------
+
+CONTROL = Rule("unfrozen minus head only", "greater", 0.0, key="x:control")
+
+
+def test_a_failed_positive_control_leaves_the_claim_not_checked():
+    rule = Rule("gain", "greater", 0.0, key="x", control="x:control")
+    with pytest.raises(RuleError, match="control"):
+        decide(_sample(0.1, 0.01), rule)
+    weak = decide_control(_sample(0.0, 0.05), CONTROL)
+    assert weak.outcome == "inconclusive"
+    d = decide(_sample(0.1, 0.01), rule, control=weak)
+    assert d.outcome == "not checked" and "did not show the known effect" in d.reason
+    strong = decide_control(_sample(0.1, 0.01), CONTROL)
+    d = decide(_sample(0.1, 0.01), rule, control=strong)
+    assert d.outcome == "holds" and d.control is strong
+    assert d.control_text().startswith("x:control: mean +0.1")
+
+
+def test_margin_at_most_half_the_controls_lower_bound():
+    n, sd = 10, 0.005
+    hw = _half_width(sd, n)
+    ctrl = decide_control(_fixed(0.04 + hw, sd, n), CONTROL)  # low = 0.04
+    assert ctrl.low == pytest.approx(0.04)
+    ok = Rule("a", "greater", design="non-inferiority", margin=0.0199)
+    too_big = Rule("a", "greater", design="non-inferiority", margin=0.0201)
+    assert control_bar(ok, ctrl) == (True, "")
+    fine, why = control_bar(too_big, ctrl)
+    assert not fine and "more than half" in why
+    d = decide(_sample(0.0, 0.001), too_big, control=ctrl)
+    assert d.outcome == "not checked"
+    # the issue's case: unfreezing gains 1.5 points, a 2-point margin can't answer
+    gain = decide_control(_fixed(0.015, 0.004, 8), CONTROL)
+    assert not control_bar(NI, gain)[0]
+
+
+def test_negative_control_must_come_out_as_predicted():
+    same = Rule("recipe minus itself", "greater", design="equivalence", margin=0.02)
+    ok = decide_negative_control(_sample(0.0, 0.001), same, "holds")
+    assert ok.outcome == "holds"
+    bad = decide_negative_control(_sample(0.1, 0.001), same, "holds")
+    assert bad.outcome == "not checked" and "negative control" in bad.reason
+    with pytest.raises(RuleError):
+        decide_control(_sample(0.1, 0.01), same)
+
+
+# --- several tasks -----------------------------------------------------------------
+
+
+def test_tasks_are_decided_each_and_counted():
+    tasks = {
+        "a": _sample(0.1, 0.01),
+        "b": _sample(0.1, 0.01, seed=1),
+        "c": _sample(-0.1, 0.01),
+        "d": _sample(0.0, 0.3),
+    }
+    agg = decide_tasks(tasks, GAIN, k_needed=2)
+    assert [d.outcome for d in agg.per_task.values()] == [
+        "holds",
+        "holds",
+        "fails",
+        "inconclusive",
+    ]
+    assert agg.outcome == "holds"
+    assert (
+        agg.interval_text()
+        == "holds on 2 of 4 tasks, does not hold on 1 (needs 2 of 4)"
+    )
+    assert decide_tasks(tasks, GAIN, k_needed=4).outcome == "fails"  # c failed
+    assert decide_tasks(tasks, GAIN, k_needed=3).outcome == "inconclusive"
+    with pytest.raises(RuleError):
+        decide_tasks(tasks, GAIN, k_needed=5)
+
+
+# --- exact checks ------------------------------------------------------------------
+
+
+def test_exact_check_uses_its_tolerance():
+    c = exact_check([1.0, 1.0 + 1e-9], 1.0, tol=1e-8, what="share = 1")
+    assert c.ok and c.worst == pytest.approx(1e-9) and c.n == 2
+    assert "worst |deviation| 1e-09 <= tolerance 1e-08" in str(c)
+    assert not exact_check([1.0, 1.1], 1.0, tol=1e-8).ok
+    with pytest.raises(RuleError):
+        exact_check([], 1.0, tol=0.1)
+
+
+def test_record_prints_the_control_and_not_checked_reason(capsys):
+    rule = Rule("gain", "greater", 0.0, key="dlr-helps", control="x:control")
+    weak = decide_control(_sample(0.0, 0.05), CONTROL)
+    v = claims.record(
+        "dlr-helps", decision=decide(_sample(0.1, 0.01), rule, control=weak)
+    )
+    d = claims.parse_line(capsys.readouterr().out)
+    assert v.verdict == claims.NOT_CHECKED == d["verdict"]
+    assert d["control"].startswith("x:control: mean") and "inconclusive" in d["control"]
+    assert "did not show the known effect" in d["note"]
+    with pytest.raises(claims.ClaimError, match="reason"):
+        claims.record("fa-fp16", holds=None, evidence="")

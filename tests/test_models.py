@@ -176,3 +176,41 @@ def test_pretraining_uses_its_own_thread_count(tmp_cache):
     s3, _ = models._pretrain(TINY)
     assert torch.get_num_threads() == 3
     assert all(torch.equal(s1[k], s3[k]) for k in s1)
+
+
+def test_independent_bodies_differ_and_fastai_knows_them(tmp_cache, monkeypatch):
+    """Body k is pretrained with its own seed (data draw, init, order): different
+    weights from body 0, the same layout, and fastai cuts and groups it."""
+    from fastai.vision.learner import model_meta
+
+    monkeypatch.setattr(
+        models,
+        "body_config",
+        lambda k: TINY.__class__(
+            widths=TINY.widths, n_train=64, epochs=1, bs=32, seed=k
+        ),
+    )
+    monkeypatch.setattr(models, "_BODY_ARCHS", {})
+    assert models.resnet_small_body(0) is resnet_small
+    arch = models.resnet_small_body(2)
+    assert arch is models.resnet_small_body(2) and arch.__name__.endswith("body2")
+    assert model_meta[arch]["split"] is models.resnet_split
+    a = arch(pretrained=True)
+    b = resnet_small(pretrained=True, cfg=models.body_config(0))
+    assert a.conv1.weight.shape == b.conv1.weight.shape
+    assert not torch.equal(a.conv1.weight, b.conv1.weight)
+
+
+def test_body_index_is_bounded():
+    real = models.body_config
+    assert real(0) == PretrainConfig() and real(3).seed == 3
+    with pytest.raises(ValueError, match="bodies"):
+        real(models.N_BODIES)
+
+
+def test_budget_bodies_per_budget():
+    from claimbook.budget import get_budget
+
+    small = models.budget_bodies(get_budget("small"))
+    assert len(small) == models.N_BODIES and small[0] is resnet_small
+    assert len({id(a) for a in small}) == models.N_BODIES
