@@ -149,6 +149,7 @@ class Verdict:
     control: str = ""  # the control's interval and outcome, decided first
     scope: str = ""  # the experiment's fixed conditions
     finding: str = ""  # a measured limit, built from the numbers
+    then: str = ""  # where the 2018 side comes from (its code, an emulation, ...)
 
     def line(self) -> str:
         parts = [
@@ -165,7 +166,7 @@ LINE_RE = re.compile(
     r"^\[(?P<verdict>" + "|".join(VERDICTS) + r")\] (?P<id>[a-z0-9-]+) "
     r"\((?P<source>[^)]*)\): (?P<claim>.*?) — evidence: (?P<evidence>.*)$"
 )
-_FIELDS = ("interval", "control", "rule", "scope", "finding", "note")
+_FIELDS = ("interval", "control", "rule", "scope", "finding", "then", "note")
 
 # The guard's mode, set by `setup()`: on the reference setting (small budget,
 # default seed) a verdict that differs from `expect` raises; elsewhere it is
@@ -187,6 +188,7 @@ def record(
     scope: str | None = None,
     finding: str | None = None,
     held_then: bool | None = None,
+    then: str | None = None,
     decision=None,
     reason: str | None = None,
     expect: str | None = None,
@@ -206,6 +208,9 @@ def record(
     claim, built from the numbers in code (an f-string over measured values,
     never a constant sentence; a unit test checks the chapters); it turns
     "holds" into "holds with a caveat". `reason`: why a claim is not checked.
+    `then`: where the 2018 side of `held_then` comes from, in words that name it
+    ("measured on fastai 1.0.28's code", "emulated: ...", "from the changelog,
+    2018-11-27"); printed in the line and shown by the ledger.
 
     `expect`, when given, is the verdict the committed chapter found: a different
     result raises VerdictMismatch after printing, so it fails even in lax nbval.
@@ -243,6 +248,7 @@ def record(
         control,
         scope or "",
         finding or "",
+        then or "",
     )
     print(v.line())
     RECORDED[claim_id] = v

@@ -92,6 +92,19 @@ def test_record_with_scope_and_finding_roundtrips(capsys):
     assert d["finding"] == "better on 2 of 3 tasks"
 
 
+def test_then_names_where_the_2018_side_comes_from(capsys):
+    v = record(
+        "dlr-slice-single",
+        holds=False,
+        held_then=True,
+        evidence="x",
+        then="measured on fastai 1.0.28's code",
+    )
+    d = parse_line(capsys.readouterr().out)
+    assert v.verdict == d["verdict"] == OUTDATED
+    assert d["then"] == "measured on fastai 1.0.28's code" and d["note"] == ""
+
+
 def test_scope_alone_does_not_make_a_caveat(capsys):
     v = record("fd-y-range", holds=True, evidence="x", scope="synthetic ratings")
     assert v.verdict == HOLDS
