@@ -6,14 +6,14 @@ import importlib
 import sys
 
 COMMANDS = {
-    "ledger": ("bookbuild.ledger", "regenerate (or --check) the claims ledger"),
+    "ledger": ("bookbuild.ledger", "regenerate (or --check) the ledger, rules page"),
     "execute": ("bookbuild.execute", "re-execute chapters, write outputs back"),
     "vendor": ("bookbuild.site", "check node_modules for the site's vendored files"),
     "stability": (
         "bookbuild.stability",
-        "chapters under other seeds: changed verdicts",
+        "chapters under other seeds: changed verdicts, findings",
     ),
-    "canary": ("bookbuild.canary", "chapters on the newest torch/fastai: verdict diff"),
+    "canary": ("bookbuild.canary", "chapters on the newest torch/fastai: what changed"),
     "miniature": ("bookbuild.miniature", "the full budget in miniature; Colab cell"),
 }
 

@@ -11,22 +11,27 @@ every chapter there: copies in fresh kernels, the small budget, the default seed
 every verdict guard active (a changed verdict is printed, then its guard raises).
 The pretrained body is rebuilt with the new libraries, in the canary's own cache.
 
-It prints one table (claim, committed verdict, canary verdict), the cells whose
-outputs changed (a short diff, after nbval's sanitizing: tests/nbval_sanitize.cfg),
-and the versions it used, and writes the same to ``book/canary.json``, which the
-ledger (`python -m bookbuild ledger`) turns into its "newest releases" section.
+It prints one table (claim, committed verdict, canary verdict), what changed (a
+verdict word, or a finding's words or counts such as "3 of 4 tasks"; its continuous
+numbers may move: `bookbuild.notebooks.compare`, as `make stability` compares), the
+cells whose outputs changed (a short diff, after nbval's sanitizing:
+tests/nbval_sanitize.cfg) and the versions it used, and writes the same to
+``book/canary.json``, which the ledger (`python -m bookbuild ledger`) turns into its
+"newest releases" section.
 
 The venv is built in a temporary folder beside its final place and moved there only
 when complete; an interrupted or failed install leaves nothing behind.
 
-Exit status: 0 every verdict agrees and no cell failed (changed outputs alone are
-reported, not failed); 1 a verdict changed or went unrecorded, or a cell failed;
+Exit status: 0 every verdict and finding agrees and no cell failed (changed outputs
+alone are reported, not failed); 1 a verdict or a finding changed, a verdict went
+unrecorded, or a cell failed;
 2 bad arguments; 3 the package registry is unreachable (nothing installed);
 4 the install failed.
 
-This module imports only the standard library at the top: the install runs under
-any Python 3.11 (`python3 -m bookbuild canary`, no `.venv` needed); everything after
-it runs inside the canary venv (``--inside``), which imports `bookbuild.stability`.
+This module imports only the standard library (and `bookbuild.notebooks`, which does
+too) at the top: the install runs under any Python 3.11 (`python3 -m bookbuild
+canary`, no `.venv` needed); everything after it runs inside the canary venv
+(``--inside``), which imports `bookbuild.stability`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .notebooks import (
+    chapters,
+    compare,
+    errors_in,
+    outcomes,
+    output_lines,
+    versions_line,
+)
 from .project import find_root
 
 VENV = Path(".venv-canary")
@@ -238,38 +251,6 @@ def _compared(cell: dict) -> bool:
     )
 
 
-def output_text(cell: dict) -> list[str]:
-    """A code cell's outputs as lines, as nbval compares them (text, not images).
-    Consecutive stream outputs of one stream are joined first, as nbval does: where
-    the kernel flushed a print in two pieces is not a change."""
-    lines, outputs = [], []
-    for out in cell.get("outputs", []):
-        prev = outputs[-1] if outputs else None
-        if (
-            out.get("output_type") == "stream"
-            and prev is not None
-            and prev.get("output_type") == "stream"
-            and prev.get("name") == out.get("name")
-        ):
-            text = "".join(prev.get("text", "")) + "".join(out.get("text", ""))
-            outputs[-1] = {**prev, "text": text}
-        else:
-            outputs.append(out)
-    for out in outputs:
-        kind = out.get("output_type")
-        if kind == "stream":
-            text = "".join(out.get("text", ""))
-        elif kind in ("execute_result", "display_data"):
-            data = out.get("data", {})
-            text = "".join(data.get("text/markdown", data.get("text/plain", "")))
-        elif kind == "error":
-            text = f"{out.get('ename')}: {out.get('evalue', '')}"
-        else:
-            continue
-        lines += text.splitlines()
-    return lines
-
-
 def _clip(sign: str, line: str, start: int) -> str:
     """One diff line, DIFF_WIDTH characters of it from `start` ('…' marks a cut)."""
     if not line:
@@ -312,8 +293,8 @@ def changed_cells(old: dict, new: dict, clean=lambda s: s) -> list[dict]:
             i += 1
         if not _compared(a):
             continue
-        before = [clean(x) for x in output_text(a)]
-        after = [clean(x) for x in output_text(b)]
+        before = [clean(x) for x in output_lines(a)]
+        after = [clean(x) for x in output_lines(b)]
         if before == after:
             continue
         diff = _diff(before, after)
@@ -335,14 +316,6 @@ def installed_versions() -> dict[str, str]:
     return out
 
 
-def committed_versions(nb: dict) -> str:
-    for cell in nb.get("cells", []):
-        for line in output_text(cell):
-            if line.startswith("versions: "):
-                return line[len("versions: ") :]
-    return ""
-
-
 def build_body(root: Path) -> None:
     """The pretrained body, built once with the new libraries (in the canary's
     CLAIMBOOK_CACHE, not the lock's), so that no chapter pays for it."""
@@ -351,7 +324,7 @@ def build_body(root: Path) -> None:
 
 def run_inside(root: Path, paths: list[Path], out: Path) -> int:
     """Run the chapters in this interpreter's kernel; print and write the result."""
-    from .stability import errors_in, run_with_seed, verdicts_in
+    from .stability import run_with_seed
 
     clean = sanitizer(root / "tests" / "nbval_sanitize.cfg")
     claims: dict[str, dict] = {}
@@ -364,25 +337,21 @@ def run_inside(root: Path, paths: list[Path], out: Path) -> int:
         t = time.perf_counter()
         old = json.loads(path.read_text())
         new = run_with_seed(path, 0)
-        before, after = verdicts_in(old), verdicts_in(new)
+        before, after = outcomes(old), outcomes(new)
         for cid in {**before, **after}:
-            claims[cid] = {
-                "chapter": path.stem,
-                "committed": before.get(cid, "not recorded"),
-                "canary": after.get(cid, "not recorded"),
-            }
+            claims[cid] = claim_result(path.stem, before.get(cid), after.get(cid))
         errs = errors_in(new)
         failures += [f"{path.stem} {e}" for e in errs]
         cells = changed_cells(old, new, clean)
         if cells:
             changed[path.stem] = cells
-        baseline[path.stem] = committed_versions(old)
+        baseline[path.stem] = versions_line(old)
         print(
             f"canary: ran {path.name} in {time.perf_counter() - t:.0f} s"
             + (f": {len(errs)} failed cell(s)" if errs else ""),
             file=sys.stderr,
         )
-    differ = [c for c, v in claims.items() if v["committed"] != v["canary"]]
+    differ = [c for c, v in claims.items() if v["changes"]]
     code = EXIT_CHANGED if differ or failures else EXIT_OK
     result = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
@@ -402,20 +371,60 @@ def run_inside(root: Path, paths: list[Path], out: Path) -> int:
     return code
 
 
+def claim_result(chapter: str, before: dict | None, after: dict | None) -> dict:
+    """One claim's entry in the result: its verdict with the lock (committed) and
+    with the newest releases (canary), their findings, and what changed
+    (`bookbuild.notebooks.compare`: the verdict word, the finding's words and
+    counts; its continuous numbers may move)."""
+    return {
+        "chapter": chapter,
+        "committed": (before or {}).get("verdict", "not recorded"),
+        "canary": (after or {}).get("verdict", "not recorded"),
+        "committed_finding": (before or {}).get("finding", ""),
+        "canary_finding": (after or {}).get("finding", ""),
+        "changes": compare(before, after),
+    }
+
+
+def _changes(v: dict) -> list[str]:
+    """What changed for one claim (a result written before findings were compared
+    has only the verdicts)."""
+    if "changes" in v:
+        return v["changes"]
+    if v["committed"] != v["canary"]:
+        return [f"verdict: {v['committed']} -> {v['canary']}"]
+    return []
+
+
 def report(result: dict) -> str:
-    """The printed report: verdict table, changed cells, failures, versions."""
+    """The printed report: verdict table, what changed, changed cells, failures,
+    versions."""
     rows = ["| claim | committed | canary |", "|---|---|---|"]
+    changed = {}
     for cid, v in result["claims"].items():
-        same = v["committed"] == v["canary"]
-        got = "same" if same else f"**{v['canary']}**"
-        mark = "" if same else " (changed)"
+        diff = _changes(v)
+        if diff:
+            changed[cid] = diff
+        if v["committed"] != v["canary"]:
+            got = f"**{v['canary']}**"
+        else:
+            got = "finding changed" if diff else "same"
+        mark = " (changed)" if diff else ""
         rows.append(f"| {cid}{mark} | {v['committed']} | {got} |")
     n_diff = sum(v["committed"] != v["canary"] for v in result["claims"].values())
+    n_find = sum(
+        any(d.startswith("finding:") for d in diff) for diff in changed.values()
+    )
     rows += [
         "",
         f"{n_diff} of {len(result['claims'])} verdicts changed with the newest "
-        f"releases; {len(result['failures'])} failed cell(s)",
+        f"releases, {n_find} finding(s) changed; "
+        f"{len(result['failures'])} failed cell(s)",
     ]
+    if changed:
+        rows += ["", "what changed:"]
+        for cid, diff in changed.items():
+            rows += [f"  {cid}: {d}" for d in diff]
     rows += [f"  failed: {f}" for f in result["failures"]]
     cells = result["changed_cells"]
     rows += ["", "cells whose outputs changed:" if cells else "no output changed"]
@@ -448,9 +457,7 @@ def main(argv=None) -> int:
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     root = find_root(args.root)
-    paths = [p.resolve() for p in args.notebooks] or sorted(
-        (root / "notebooks").glob("[0-9][0-9]_*.ipynb")
-    )
+    paths = [p.resolve() for p in args.notebooks] or chapters(root)
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"canary: no such notebook: {', '.join(missing)}", file=sys.stderr)

@@ -19,6 +19,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from .notebooks import chapters_in
+
 
 class ExecutionFailed(RuntimeError):
     def __init__(self, path: Path, index: int, source: str, error: str):
@@ -79,7 +81,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     nbs = []
     for p in args.paths:
-        nbs += sorted(p.glob("[0-9][0-9]_*.ipynb")) if p.is_dir() else [p]
+        nbs += chapters_in(p) if p.is_dir() else [p]
     failed = []
     for nb in nbs:
         try:

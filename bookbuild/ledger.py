@@ -1,11 +1,20 @@
 """Build the claims ledger page (`book/claims.md`) from the committed notebooks.
 
 The ledger is generated, never edited by hand: `python -m bookbuild ledger`
-rewrites it from the verdict lines stored in the notebooks' outputs, together
-with the home page's verdict summary (`book/_verdict_summary.md`, included by
-`book/intro.md`); `python -m bookbuild ledger --check` exits 1 when either
-committed file is out of date (a unit test runs the same check). The project
-folder comes from `--root` or is the one holding the current directory.
+rewrites it from the verdict lines stored in the notebooks' outputs (read by
+`bookbuild.notebooks`), together with the home page's verdict summary
+(`book/_verdict_summary.md`, included by `book/intro.md`) and the registered rules
+page (`book/rules.md`: every rule in `claimbook.registry`, by chapter, with its
+fields, registration date and full history); `python -m bookbuild ledger --check`
+exits 1 when any of the three committed files is out of date (a unit test runs the
+same check). The project folder comes from `--root` or is the one holding the
+current directory.
+
+A row shows the verdict line's fields: the interval, the evidence items, the
+control, the rule (with its registration date and a link to its history on the
+rules page when the registry has a rule for the claim), the scope (labelled: the
+fixed conditions), where an outdated claim's 2018 side comes from, and in italics
+the finding (the measured limit that makes a caveat) and the note.
 
 The page is MyST markdown: one table row per recorded verdict, with a verdict badge
 (`[holds]{.verdict .verdict-holds}`, styled by `book/_static/claimbook.css`) and a
@@ -35,14 +44,14 @@ from claimbook.claims import (
     NOT_CHECKED,
     OUTDATED,
     VERDICTS,
-    parse_line,
 )
 
+from .notebooks import chapters_in, verdict_lines, versions_line
 from .project import find_root
 
-VERSIONS_RE = re.compile(r"^versions: (.*)$")
 LEDGER = Path("book") / "claims.md"
 SUMMARY = Path("book") / "_verdict_summary.md"
+RULES = Path("book") / "rules.md"  # every registered rule and its history
 CANARY = Path("book") / "canary.json"  # written by `python -m bookbuild canary`
 # The libraries each row names (from its chapter's `versions:` line).
 ROW_LIBS = ("torch", "fastai")
@@ -77,55 +86,66 @@ def _slug(title: str) -> str:
     return s.replace(" ", "-")
 
 
-def _text_outputs(cell) -> list[str]:
-    texts = []
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stdout":
-            texts.append("".join(out.get("text", "")))
-        elif out.get("output_type") in ("execute_result", "display_data"):
-            texts.append("".join(out.get("data", {}).get("text/plain", "")))
-    return texts
+def _unique_slug(slug: str, seen: set[str]) -> str:
+    """`slug`, numbered as MyST numbers a repeated one on the same page."""
+    i = 1
+    while slug in seen:
+        slug = f"{slug}-{i}"
+        i += 1
+    seen.add(slug)
+    return slug
+
+
+def _places(nb: dict, stem: str) -> list[tuple[str, str, str]]:
+    """(chapter title, section, anchor) in force at each cell of a notebook.
+
+    The title is the `#` heading; the section is the nearest `##` or `###` heading
+    above the cell (the levels that get anchors with myst_heading_anchors: 3), so a
+    ledger row links to it exactly."""
+    title, section, seen, out = stem, ("", ""), set(), []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            for line in "".join(cell.get("source", "")).splitlines():
+                m = re.match(r"^(#{1,3})\s+(.*?)\s*$", line)
+                if not m:
+                    continue
+                slug = _unique_slug(_slug(m.group(2)), seen)
+                if len(m.group(1)) == 1:
+                    title = m.group(2)
+                else:
+                    section = (m.group(2), slug)
+        out.append((title, *section))
+    return out
+
+
+def chapter_titles(notebooks_dir: Path) -> dict[str, str]:
+    """Each chapter's title (its `#` heading; its file name without one)."""
+    out = {}
+    for path in chapters_in(notebooks_dir):
+        places = _places(json.loads(path.read_text()), path.stem)
+        out[path.stem] = next((t for t, _, _ in places if t != path.stem), path.stem)
+    return out
 
 
 def read_verdicts(notebooks_dir: Path) -> tuple[list[dict], dict[str, str]]:
-    """Every verdict line in the notebooks, with its chapter, section and title.
-
-    The section is the nearest `##` or `###` heading above the cell (the levels that
-    get anchors with myst_heading_anchors: 3), so a ledger row links to it exactly.
-    """
+    """Every verdict line in the chapters, with its chapter, section and title, and
+    each chapter's `versions:` line (`bookbuild.notebooks` reads the outputs)."""
     rows, versions = [], {}
-    for nb_path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+    for nb_path in chapters_in(notebooks_dir):
         nb = json.loads(nb_path.read_text())
-        title, section, seen = nb_path.stem, ("", ""), {}
-        for cell in nb["cells"]:
-            src = "".join(cell.get("source", ""))
-            if cell["cell_type"] == "markdown":
-                for line in src.splitlines():
-                    m = re.match(r"^(#{1,3})\s+(.*?)\s*$", line)
-                    if not m:
-                        continue
-                    slug = _slug(m.group(2))
-                    n = seen.get(slug, 0)  # MyST numbers repeated headings: x, x-1, x-2
-                    seen[slug] = n + 1
-                    if len(m.group(1)) == 1:
-                        title = m.group(2)
-                    else:
-                        section = (m.group(2), slug if n == 0 else f"{slug}-{n}")
-                continue
-            for text in _text_outputs(cell):
-                for line in text.splitlines():
-                    vm = VERSIONS_RE.match(line)
-                    if vm:
-                        versions[nb_path.stem] = vm.group(1)
-                    d = parse_line(line)
-                    if d:
-                        d.update(
-                            chapter=nb_path.stem,
-                            chapter_title=title,
-                            section=section[0],
-                            anchor=section[1],
-                        )
-                        rows.append(d)
+        line = versions_line(nb)
+        if line:
+            versions[nb_path.stem] = line
+        places = _places(nb, nb_path.stem)
+        for d in verdict_lines(nb):
+            title, section, anchor = places[d.pop("cell")]
+            d.update(
+                chapter=nb_path.stem,
+                chapter_title=title,
+                section=section,
+                anchor=anchor,
+            )
+            rows.append(d)
     return rows, versions
 
 
@@ -141,6 +161,61 @@ def _evidence(text: str) -> str:
     if len(items) < 2:
         return _md(text)
     return " ".join(f"[{_md(i)}]{{.ev}}" for i in items)
+
+
+def evidence_cell(r: dict, registration: str = "") -> str:
+    """A row's evidence, in the order of the verdict line: the interval, the
+    measured items, the control (decided first), the rule and its registration,
+    the scope (the fixed conditions, labelled), where an outdated claim's 2018 side
+    comes from, then in italics the finding (the measured limit: what makes a
+    caveat) and the note (why not checked)."""
+    ev = _evidence(r["evidence"])
+    if r.get("interval"):
+        ev = f"[{_md(r['interval'])}]{{.ci}} " + ev
+    if r.get("control"):
+        ev += f" [control: {_md(r['control'])}]{{.control}}"
+    if r.get("rule"):
+        ev += f" [rule: {_md(r['rule'])}]{{.rule}}"
+    ev += registration
+    if r.get("scope"):
+        ev += f" [scope: {_md(r['scope'])}]{{.scope}}"
+    if r.get("then"):
+        ev += f" [the 2018 side: {_md(r['then'])}]{{.then}}"
+    for key in ("finding", "note"):
+        if r.get(key):
+            ev += f" *{_md(r[key])}*"
+    return ev.strip()
+
+
+def _rules_in_book(in_book: frozenset[str] | None) -> bool:
+    """Whether the rules page is built (listed in _toc.yml; all pages without one)."""
+    return in_book is None or RULES.with_suffix("").as_posix() in in_book
+
+
+def _claim_rule(cid: str, rules: dict[str, dict]) -> str | None:
+    """The key of a claim's main rule: its own ID, else its first registered part."""
+    keys = [k for k, t in rules.items() if t.get("claim") == cid]
+    return cid if cid in keys else (keys[0] if keys else None)
+
+
+def _registration(cid: str, rules: dict, anchors: dict, link: bool) -> str:
+    """' [rule registered 2026-12-06 · history]{.registered}' for a claim with a
+    registered rule ('' without one); 'history' links to it on the rules page."""
+    key = _claim_rule(cid, rules)
+    if key is None:
+        return ""
+    t = rules[key]
+    hist = t.get("history", [])
+    text = f"rule registered {t.get('registered', '?')}"
+    if hist and hist[0].get("results_seen"):
+        text += ", after results were seen"
+    if len(hist) > 1:
+        n = len(hist) - 1
+        text += f"; amended {n} time{'s' if n > 1 else ''}, last {hist[-1].get('date')}"
+    more = ""
+    if link and anchors.get(key):
+        more = f" · [history]({RULES.name}#{anchors[key]})"
+    return f" [{_md(text)}{more}]{{.registered}}"
 
 
 def badge(verdict: str, text: str | None = None) -> str:
@@ -252,6 +327,13 @@ def _canary_section(canary: dict | None, rows: list[dict]) -> list[str]:
     base = sorted({line for line in canary.get("committed_versions", {}).values()})
     claims = canary.get("claims", {})
     agree = [c for c, x in claims.items() if x.get("committed") == x.get("canary")]
+    # the verdicts that agree but whose finding changed (`bookbuild.notebooks.
+    # compare`; a result written before findings were compared has no "changes")
+    moved = {
+        c
+        for c in agree
+        if any(d.startswith("finding:") for d in claims[c].get("changes", []))
+    }
     chapters = canary.get("notebooks", [])
     n_cells = sum(map(len, canary.get("changed_cells", {}).values()))
     out.append(
@@ -261,17 +343,27 @@ def _canary_section(canary: dict | None, rows: list[dict]) -> list[str]:
         + f": **{len(agree)} of {len(claims)}** verdicts agree, "
         f"{len(canary.get('failures', []))} cell(s) failed, and {n_cells} other "
         "cell(s) printed something else (the diffs are in `book/canary.json`)."
+        + (
+            f" {len(moved)} of those that agree changed the finding's words or counts."
+            if moved
+            else ""
+        )
     )
     items = []
     for cid, x in claims.items():
-        if x.get("committed") == x.get("canary"):
-            continue
         stale = cid in latest and latest[cid]["verdict"] != x.get("committed")
-        items.append(
-            f"- `{cid}`: {badge(x.get('committed', ''))} with the lock, "
-            f"{badge(x.get('canary', ''))} with the newest releases"
-            + (" (the chapter has changed since)" if stale else "")
-        )
+        since = " (the chapter has changed since)" if stale else ""
+        if x.get("committed") != x.get("canary"):
+            items.append(
+                f"- `{cid}`: {badge(x.get('committed', ''))} with the lock, "
+                f"{badge(x.get('canary', ''))} with the newest releases{since}"
+            )
+        elif cid in moved:
+            items.append(
+                f"- `{cid}`: the finding was “{_md(x.get('committed_finding') or '')}” "
+                f"with the lock, “{_md(x.get('canary_finding') or '')}” with the "
+                f"newest releases{since}"
+            )
     items += [f"- failed: {_md(f)}" for f in canary.get("failures", [])[:10]]
     out += [""] + items if items else []
     skipped = [cid for cid in latest if cid not in claims]
@@ -290,9 +382,17 @@ def render(
     versions: dict[str, str],
     in_book: frozenset[str] | None = None,
     canary: dict | None = None,
+    rules: dict[str, dict] | None = None,
+    anchors: dict[str, str] | None = None,
 ) -> str:
     """The ledger page (book/claims.md); `in_book`: the chapters to link (all);
-    `canary`: the canary's result (book/canary.json), None when none has run."""
+    `canary`: the canary's result (book/canary.json), None when none has run;
+    `rules`: the registry's rules (`claimbook.registry.all_rules()`; None: rows
+    name no registration), `anchors` their headings on the rules page (default:
+    as `render_rules` makes them)."""
+    if rules is not None and anchors is None:
+        anchors = render_rules(rules, rows, in_book=in_book)[1]
+    link_rules = _rules_in_book(in_book)
     latest = _latest(rows)
     n = counts(rows)
     missing = [cid for cid in CLAIMS if cid not in latest]
@@ -306,12 +406,20 @@ def render(
         "",
         "Every claim the book checks, the verdict its chapter measured, the evidence",
         "that decided it and a link to the section that measured it, with the torch",
-        "and fastai it ran on. For an experiment",
-        "the evidence starts with the effect's interval over independent replicates",
-        "and ends with the rule declared before the measurement. This page is",
-        "generated from the committed notebooks' outputs by `python -m bookbuild",
-        "ledger`; do not edit it by hand (a test fails when it is stale). The buttons",
-        "above the table filter it by verdict.",
+        "and fastai it ran on. For an experiment the evidence starts with the",
+        "effect's interval over independent replicates; then come its control",
+        "(decided first, at the same n) and the rule registered before the",
+        "measurement, with the date it was registered and a link to its history on",
+        (
+            "[Registered rules](rules.md);"
+            if link_rules
+            else "the registered rules page;"
+        ),
+        "then the experiment's scope (its fixed conditions) and, in italics, what it",
+        "measured that limits the claim. This page is generated from the committed",
+        "notebooks' outputs by `python -m bookbuild ledger`; do not edit it by hand",
+        "(a test fails when it is stale).",
+        "The buttons above the table filter it by verdict.",
         "",
         "Verdicts: "
         + ", ".join(f"**{v}** {n[v]}" for v in VERDICTS)
@@ -323,11 +431,8 @@ def render(
     ]
     for cid in CLAIMS:
         for r in (r for r in rows if r["id"] == cid):
-            ev = _evidence(r["evidence"])
-            if r.get("interval"):
-                ev = f"[{_md(r['interval'])}]{{.ci}} " + ev
-                ev += f" [rule: {_md(r['rule'])}]{{.rule}}" if r.get("rule") else ""
-            ev += f" *{_md(r['note'])}*" if r["note"] else ""
+            reg = _registration(cid, rules or {}, anchors or {}, link_rules)
+            ev = evidence_cell(r, reg)
             out.append(
                 f"| {_md(r['claim'])} `{cid}` | {_md(r['source'])} "
                 f"| {badge(r['verdict'])} "
@@ -353,8 +458,9 @@ def render(
     out += ["", "## Verdicts", ""]
     out += [
         f"- {badge(HOLDS)}: measured true with today's libraries.",
-        f"- {badge(CAVEAT)}: true under a condition or in a narrower sense, given in "
-        "italics.",
+        f"- {badge(CAVEAT)}: true under a condition or in a narrower sense that the "
+        "experiment measured (its finding, in italics). The scope, the experiment's "
+        "fixed conditions, is shown as such and never makes a caveat.",
         f"- {badge(OUTDATED)}: true of the 2018 library or setting, not of today's.",
         f"- {badge(FAILS)}: measured false.",
         f"- {badge(INCONCLUSIVE)}: the experiment ran, but its interval does not "
@@ -380,6 +486,185 @@ def render(
     )
     out += _canary_section(canary, rows)
     return "\n".join(out) + "\n"
+
+
+# --- the registered rules page ------------------------------------------------------
+
+METHOD_TEXT = {
+    "t": "t interval of the mean",
+    "bootstrap": "BCa bootstrap interval of the mean",
+    "proportion": "exact binomial (Clopper-Pearson) interval of a share",
+}
+
+
+def _rule_chapter(t: dict) -> str:
+    """The chapter a rule's file belongs to ('02_discriminative_lrs')."""
+    return Path(t.get("file", "unknown")).stem
+
+
+def _number(x) -> str:
+    """A registered number as written ('0.006', '0', '2'); other values as text."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return f"{x:g}"
+    return str(x)
+
+
+def _rule_items(key: str, t: dict, anchors: dict[str, str]) -> list[str]:
+    """A rule's fields as a list (a list, not a table: it wraps on a phone)."""
+    design = str(t.get("design", "?"))
+    conf = t.get("confidence") or (0.90 if design == "equivalence" else 0.95)
+    method = METHOD_TEXT.get(t.get("method"), str(t.get("method", "?")))
+    n = t.get("n", {})
+    control = t.get("control", "")
+    if control:
+        target = f"#{anchors[control]}" if control in anchors else ""
+        control = f"[`{control}`]({target})" if target else f"`{control}`"
+    items = [
+        ("design", _md(design)),
+        ("quantity", _md(str(t.get("quantity", "?")))),
+        ("direction", _md(str(t.get("direction", "?")))),
+    ]
+    if "margin" in t:
+        items.append(("margin", _md(_number(t["margin"]))))
+    if "min_effect" in t or "margin" not in t:
+        items.append(
+            ("smallest effect that matters", _md(_number(t.get("min_effect", 0))))
+        )
+    items += [
+        ("method", _md(f"{method}, {conf:.0%} two-sided")),
+        (
+            "n per budget",
+            " · ".join(
+                f"{b} {_md(str(n[b]))}" for b in ("small", "full", "mini") if b in n
+            )
+            or "?",
+        ),
+        ("control", control or "none"),
+        (
+            "aggregation",
+            _md(str(t.get("aggregation") or "none")),
+        ),
+        ("registered", _md(str(t.get("registered", "?")))),
+    ]
+    return [f"- **{k}**: {v}" for k, v in items]
+
+
+def _sentence(text) -> str:
+    """Free text as a sentence in markdown: escaped, with a final stop."""
+    text = _md(str(text))
+    return text if not text or text[-1] in ".!?" else text + "."
+
+
+def _history_items(t: dict) -> list[str]:
+    out = []
+    for i, h in enumerate(t.get("history", []), 1):
+        seen = (
+            "results had been seen"
+            if h.get("results_seen")
+            else "no result had been seen"
+        )
+        out.append(
+            f"{i}. **{_md(str(h.get('date', '?')))}** ({seen}): "
+            f"{_sentence(h.get('change', ''))} *Why:* {_sentence(h.get('why', ''))}"
+        )
+    return out
+
+
+def render_rules(
+    rules: dict[str, dict],
+    rows: list[dict] | None = None,
+    titles: dict[str, str] | None = None,
+    in_book: frozenset[str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The registered rules page (book/rules.md) and each rule's anchor on it.
+
+    `rules`: the registry (`claimbook.registry.all_rules()`, each table with its
+    ``file``); `rows`: the verdict lines (each claim's verdict and section);
+    `titles`: the chapters' titles by file name; `in_book`: the files _toc.yml
+    lists (None: link every chapter)."""
+    titles = titles or {}
+    latest = _latest(rows or [])
+    seen: set[str] = set()
+    title = "Registered rules"
+    _unique_slug(_slug(title), seen)
+    by_chapter: dict[str, list[str]] = {}
+    for key, t in rules.items():
+        by_chapter.setdefault(_rule_chapter(t), []).append(key)
+    chapters = sorted(by_chapter)
+    # the headings in page order, so each anchor is the one MyST gives it
+    headings: dict[str, str] = {}
+    anchors: dict[str, str] = {}
+    for ch in chapters:
+        headings[ch] = titles.get(ch, ch).split(":")[0].strip()
+        _unique_slug(_slug(headings[ch]), seen)
+        for key in by_chapter[ch]:
+            anchors[key] = _unique_slug(_slug(key), seen)
+    seen_after = sum(
+        1 for t in rules.values() if (t.get("history") or [{}])[0].get("results_seen")
+    )
+    amended = sum(1 for t in rules.values() if len(t.get("history", [])) > 1)
+    controls = {t["control"]: k for k, t in rules.items() if t.get("control")}
+    out = [
+        f"# {title}",
+        "",
+        "Every statistical rule a chapter decides a claim by, as registered in the",
+        "package (`claimbook/registered/`, one file per chapter) before the chapter",
+        "measures: what one replicate contributes, the design, the direction, the",
+        "margin or the smallest effect that matters, the interval, the replicates on",
+        "each budget, the control decided first, and how several tasks combine. A",
+        "rule may change only with a dated entry in its history saying what changed,",
+        "why, and whether any of its results had been seen (a unit test walks the",
+        "files' git history); a rule fixed after its results were seen says so in",
+        "its verdict line. This page is generated from the registry by `python -m",
+        "bookbuild ledger`; do not edit it by hand (a test fails when it is stale).",
+        "The [claims ledger](claims.md) shows each verdict with its rule.",
+        "",
+    ]
+    if not rules:
+        out.append("No rule is registered yet.")
+        return "\n".join(out) + "\n", anchors
+    claims_n = len({t.get("claim") for t in rules.values()})
+    out.append(
+        f"**{len(rules)}** rules for {claims_n} claims in {len(chapters)} "
+        f"chapter(s); {seen_after} registered after their results were seen, "
+        f"{amended} amended since."
+    )
+    for ch in chapters:
+        out += ["", f"## {_md(headings[ch])}", ""]
+        where = f"`{ch}`"
+        if in_book is None or f"notebooks/{ch}" in in_book:
+            if ch in titles:
+                where = f"[{_md(headings[ch])}](../notebooks/{ch}.ipynb)"
+        out.append(f"Chapter {where}; file `claimbook/registered/{ch}.toml`.")
+        for key in by_chapter[ch]:
+            t = rules[key]
+            cid = t.get("claim", key)
+            out += ["", f"### {key}", ""]  # plain text: it wraps on a phone
+            if key in controls and controls[key] in anchors:
+                c = controls[key]
+                about = (
+                    f"The control of [`{c}`](#{anchors[c]}): decided first, at the "
+                    "same n."
+                )
+            elif key == cid or cid not in anchors:
+                about = f"Claim `{cid}`"
+                if cid in CLAIMS:
+                    about += f" ({_md(CLAIMS[cid][0])}): {_md(CLAIMS[cid][2])}"
+                if key != cid:
+                    about = f"Part of the rules for {about[0].lower()}{about[1:]}"
+            else:
+                about = f"Part of the rules for claim [`{cid}`](#{anchors[cid]})."
+            out.append(about)
+            r = latest.get(cid)
+            if r and key == _claim_rule(cid, rules):
+                out += [
+                    "",
+                    f"Verdict: {badge(r['verdict'])}, measured in "
+                    f"{_chapter_link(r, in_book)}.",
+                ]
+            out += [""] + _rule_items(key, t, anchors)
+            out += ["", "History, oldest first:", ""] + _history_items(t)
+    return "\n".join(out) + "\n", anchors
 
 
 def render_summary(rows: list[dict], in_book: frozenset[str] | None = None) -> str:
@@ -422,13 +707,19 @@ def render_summary(rows: list[dict], in_book: frozenset[str] | None = None) -> s
 
 def build(root: Path) -> dict[Path, str]:
     """The generated files' contents, keyed by path relative to `root`."""
+    from claimbook import registry
+
     rows, versions = read_verdicts(root / "notebooks")
     in_book = toc_files(root)
     canary_file = root / CANARY
     canary = json.loads(canary_file.read_text()) if canary_file.exists() else None
+    rules = registry.all_rules()
+    titles = chapter_titles(root / "notebooks")
+    rules_page, anchors = render_rules(rules, rows, titles, in_book)
     return {
-        LEDGER: render(rows, versions, in_book, canary),
+        LEDGER: render(rows, versions, in_book, canary, rules, anchors),
         SUMMARY: render_summary(rows, in_book),
+        RULES: rules_page,
     }
 
 
@@ -437,7 +728,8 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--check",
         action="store_true",
-        help="exit 1 if book/claims.md or book/_verdict_summary.md is stale",
+        help="exit 1 if book/claims.md, book/_verdict_summary.md or book/rules.md "
+        "is stale",
     )
     ap.add_argument(
         "--root",

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .notebooks import chapters
 from .project import find_root
 
 # The 37 breeds of Oxford-IIIT Pets as lesson 1's regex reads them from the file
@@ -403,7 +404,7 @@ def _notebooks(root: Path, names=()) -> list[Path]:
         for p in paths:
             out += sorted(p.glob("*.ipynb")) if p.is_dir() else [p]
         return out
-    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return chapters(root)
 
 
 def check_colab(root: Path) -> list[str]:

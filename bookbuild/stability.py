@@ -6,8 +6,11 @@ changes; the numbers may differ), in fresh kernels, on copies (the committed fil
 are never touched). Off the reference seed a verdict guard reports instead of
 raising, so a run goes to the end and every claim's verdict is read from it.
 
-It prints one table (claim, committed verdict, the verdict under each seed) and
-exits 1 when a verdict changed, a claim was not recorded, or a cell failed.
+A verdict line must come back with the same verdict word and the same finding, in
+its words and counts ("3 of 4 tasks"); its continuous numbers may move
+(`bookbuild.notebooks.compare`). It prints one table (claim, committed verdict, what
+each seed gave), then each change in full, and exits 1 when a verdict or a finding
+changed, a claim was not recorded, or a cell failed.
 """
 
 from __future__ import annotations
@@ -19,34 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from claimbook.claims import parse_line
-
+from .notebooks import NOT_RECORDED, chapters, compare, errors_in, outcomes
 from .project import find_root
-
-
-def verdicts_in(nb: dict) -> dict[str, str]:
-    """claim ID -> verdict, from a notebook's stored outputs (the last line wins)."""
-    found = {}
-    for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []):
-            text = "".join(out.get("text", ""))
-            for line in text.splitlines():
-                d = parse_line(line)
-                if d:
-                    found[d["id"]] = d["verdict"]
-    return found
-
-
-def errors_in(nb: dict) -> list[str]:
-    """'cell N: ErrorName: message' for every stored error output."""
-    errs = []
-    for i, cell in enumerate(nb.get("cells", [])):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                errs.append(
-                    f"cell {i}: {out.get('ename')}: {out.get('evalue', '')[:200]}"
-                )
-    return errs
 
 
 def run_with_seed(path: Path, seed: int, timeout: int = 900) -> dict:
@@ -74,28 +51,49 @@ def run_with_seed(path: Path, seed: int, timeout: int = 900) -> dict:
     return json.loads(nbformat.writes(nb))
 
 
+def changes(
+    committed: dict[str, dict], runs: dict[int, dict[str, dict]]
+) -> dict[str, dict[int, list[str]]]:
+    """claim ID -> seed -> what changed (`compare`), for the claims that changed."""
+    out: dict[str, dict[int, list[str]]] = {}
+    for cid, before in committed.items():
+        for seed, found in runs.items():
+            diff = compare(before, found.get(cid))
+            if diff:
+                out.setdefault(cid, {})[seed] = diff
+    return out
+
+
 def table(
-    committed: dict[str, str], runs: dict[int, dict[str, str]]
+    committed: dict[str, dict], runs: dict[int, dict[str, dict]]
 ) -> tuple[list[str], int]:
-    """Markdown-ish rows and the number of claims whose verdict changed."""
+    """Markdown-ish rows, then every change in full, and the number of claims whose
+    verdict or finding changed under some seed."""
     seeds = list(runs)
+    changed = changes(committed, runs)
     head = "| claim | committed | " + " | ".join(f"seed {s}" for s in seeds) + " |"
     rows = [head, "|---" * (len(seeds) + 2) + "|"]
-    changed = 0
-    for cid, verdict in committed.items():
+    for cid, before in committed.items():
         cells = []
-        bad = False
         for s in seeds:
-            got = runs[s].get(cid, "not recorded")
-            if got != verdict:
-                bad = True
+            diff = changed.get(cid, {}).get(s, [])
+            got = runs[s].get(cid, {}).get("verdict", NOT_RECORDED)
+            if any(d.startswith("verdict:") for d in diff):
                 cells.append(f"**{got}**")
+            elif diff:
+                cells.append("finding changed")
             else:
                 cells.append("same")
-        changed += bad
-        mark = " (changed)" if bad else ""
-        rows.append(f"| {cid}{mark} | {verdict} | " + " | ".join(cells) + " |")
-    return rows, changed
+        mark = " (changed)" if cid in changed else ""
+        rows.append(
+            f"| {cid}{mark} | {before['verdict']} | " + " | ".join(cells) + " |"
+        )
+    if changed:
+        rows += ["", "what changed:"]
+        for cid, by_seed in changed.items():
+            for s, diff in by_seed.items():
+                rows += [f"  {cid} (seed {s}): {d}" for d in diff]
+    return rows, len(changed)
 
 
 def main(argv=None) -> int:
@@ -106,19 +104,19 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the results")
     args = ap.parse_args(argv)
     root = find_root(args.root)
-    paths = args.notebooks or sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or chapters(root)
     if any(s == 0 for s in args.seeds):
         print("seed 0 is the committed setting; pick others", file=sys.stderr)
         return 2
-    committed: dict[str, str] = {}
-    runs: dict[int, dict[str, str]] = {s: {} for s in args.seeds}
+    committed: dict[str, dict] = {}
+    runs: dict[int, dict[str, dict]] = {s: {} for s in args.seeds}
     failures: list[str] = []
     for path in paths:
-        committed.update(verdicts_in(json.loads(Path(path).read_text())))
+        committed.update(outcomes(json.loads(Path(path).read_text())))
         for s in args.seeds:
             t0 = time.perf_counter()
             nb = run_with_seed(Path(path), s)
-            runs[s].update(verdicts_in(nb))
+            runs[s].update(outcomes(nb))
             errs = errors_in(nb)
             failures += [f"{Path(path).name} (seed {s}) {e}" for e in errs]
             print(
@@ -130,7 +128,7 @@ def main(argv=None) -> int:
     rows, changed = table(committed, runs)
     print("\n".join(rows))
     print(
-        f"\n{changed} of {len(committed)} verdicts changed under seeds "
+        f"\n{changed} of {len(committed)} verdicts or findings changed under seeds "
         f"{', '.join(map(str, args.seeds))}; {len(failures)} failed cell(s)"
     )
     for f in failures:
@@ -138,7 +136,13 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"committed": committed, "runs": runs, "failures": failures}, indent=1
+                {
+                    "committed": committed,
+                    "runs": runs,
+                    "changes": changes(committed, runs),
+                    "failures": failures,
+                },
+                indent=1,
             )
         )
     return 1 if changed or failures else 0

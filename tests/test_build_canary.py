@@ -8,6 +8,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from bookbuild import canary
+from bookbuild.notebooks import output_lines
 from tests.conftest import ROOT
 
 UNREACHABLE = "http://127.0.0.1:9/simple"  # the discard port: refused at once
@@ -132,7 +133,7 @@ def test_a_print_flushed_in_two_pieces_is_not_a_change():
     old.cells = [split]
     new.cells = [_cell("lrs: 1e-05, 0.001\n")]
     new.cells[0].outputs.append(new_output("stream", name="stderr", text="warn\n"))
-    assert canary.output_text(split) == ["lrs: 1e-05, 0.001", "warn"]
+    assert output_lines(split) == ["lrs: 1e-05, 0.001", "warn"]
     assert canary.changed_cells(old, new) == []
     new.cells[0].outputs[0]["text"] = "lrs:\n 1e-05, 0.001\n"  # a real new line
     assert canary.changed_cells(old, new)[0]["diff"] == [
@@ -177,6 +178,34 @@ def test_report_names_changed_verdicts_cells_and_versions():
     assert "committed outputs: python 3.11.7, torch 2.14.1, fastai 2.8.12" in text
 
 
+def test_report_lists_a_changed_finding_but_not_a_moved_decimal():
+    """Verdict words and findings are compared: a count that changed is reported,
+    a continuous number that moved is not (bookbuild.notebooks.compare)."""
+    counts = canary.claim_result(
+        "06_x",
+        {"verdict": "holds with a caveat", "finding": "holds on 3 of 4 tasks"},
+        {"verdict": "holds with a caveat", "finding": "holds on 2 of 4 tasks"},
+    )
+    decimal = canary.claim_result(
+        "06_x",
+        {"verdict": "holds with a caveat", "finding": "gain +0.052 on 3 of 4 tasks"},
+        {"verdict": "holds with a caveat", "finding": "gain +0.047 on 3 of 4 tasks"},
+    )
+    assert counts["changes"] == [
+        "finding: 'holds on 3 of 4 tasks' -> 'holds on 2 of 4 tasks'"
+    ]
+    assert decimal["changes"] == []
+    result = dict(RESULT, claims={"fd-adam": counts, "fd-xent": decimal})
+    text = canary.report(result)
+    assert "| fd-adam (changed) | holds with a caveat | finding changed |" in text
+    assert "| fd-xent | holds with a caveat | same |" in text
+    assert "0 of 2 verdicts changed with the newest releases, 1 finding(s)" in text
+    assert (
+        "  fd-adam: finding: 'holds on 3 of 4 tasks' -> 'holds on 2 of 4 tasks'" in text
+    )
+    assert "fd-xent:" not in text
+
+
 def test_one_chapter_end_to_end(tmp_path, monkeypatch, capsys):
     """The part that runs inside the canary venv, here in this interpreter's kernel:
     a chapter whose verdict now differs exits 1 and the result file says why."""
@@ -204,6 +233,9 @@ def test_one_chapter_end_to_end(tmp_path, monkeypatch, capsys):
         "chapter": "07_demo",
         "committed": "does not hold",
         "canary": "holds",
+        "committed_finding": "",
+        "canary_finding": "",
+        "changes": ["verdict: does not hold -> holds"],
     }
     assert result["notebooks"] == ["07_demo"] and result["failures"] == []
     assert result["changed_cells"]["07_demo"][0]["cell"] == 0
