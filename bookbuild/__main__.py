@@ -15,6 +15,10 @@ COMMANDS = {
     ),
     "canary": ("bookbuild.canary", "chapters on the newest torch/fastai: what changed"),
     "miniature": ("bookbuild.miniature", "the full budget in miniature; Colab cell"),
+    "reference": (
+        "bookbuild.reference",
+        "were the committed outputs made on this kind of CPU?",
+    ),
 }
 
 

@@ -225,3 +225,33 @@ def cache_dir() -> Path:
         path = Path(base) / "claimbook"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cpu_fingerprint() -> str:
+    """The CPU's vendor and the kernel family torch dispatches to on it, e.g.
+    'GenuineIntel AVX512' or 'AuthenticAMD AVX2'.
+
+    float32 training is bit-for-bit repeatable on one kind of CPU, not across kinds:
+    MKL and oneDNN pick other kernels (other summation orders) by vendor and vector
+    width, and a few thousand optimizer steps turn the last bit into another model.
+    The committed outputs name the fingerprint they were made on (each chapter's
+    versions line); `make nbval` compares strictly only on that kind of CPU."""
+    import platform
+
+    import torch
+
+    vendor = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    vendor = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    vendor = vendor or platform.processor() or platform.machine() or "unknown"
+    try:
+        cap = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # pragma: no cover - torch < 2.0
+        cap = "unknown"
+    return f"{vendor} {cap}"
