@@ -52,7 +52,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
-# Warm the pretrained-body cache outside any timed notebook (first build ~25 s).
+# Warm the pretrained bodies' cache outside any timed notebook (first build ~55 s:
+# four independent bodies, ~13 s each on two cores), then fetch the fastai 1.0
+# wheels chapter 10 reads (`pip download --no-deps`, one release per call, never
+# installed; ~100 KB each; a wheel it cannot fetch is reported, not fatal).
 cache: install
 	$(PY) -m claimbook
 
@@ -77,8 +80,16 @@ unit: install
 	CLAIMBOOK_TEST_ORDER=$(ORDER) $(PY) -m pytest tests -q -p no:cacheprovider \
 		--durations=10 --ignore=tests/test_site.py
 
+# Strict only on the kind of CPU the committed outputs were made on (each chapter's
+# versions line names it; `python -m bookbuild reference`): elsewhere float32
+# training gives other numbers, so nbval runs lax and CLAIMBOOK_REFERENCE=0 makes a
+# changed verdict a report instead of an error.
 nbval: install cache
-	$(PY) -m pytest $(NBVAL_FLAGS) notebooks
+	@if [ "$(NBVAL_MODE)" = "--nbval" ] && ! $(PY) -m bookbuild reference; then \
+		CLAIMBOOK_REFERENCE=0 $(PY) -m pytest $(patsubst --nbval,--nbval-lax,$(NBVAL_FLAGS)) notebooks; \
+	else \
+		$(PY) -m pytest $(NBVAL_FLAGS) notebooks; \
+	fi
 
 # Every page of the built book in headless Chromium, served from localhost;
 # screenshots of the home page, the ledger and a chapter land in _build/screenshots.

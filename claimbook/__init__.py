@@ -14,6 +14,8 @@ Modules (each says which chapter introduced it):
 * `hooks`: forward/backward hooks that own their handles (chapter 03);
 * `seeding`: random draws in DataLoader workers, and the fix (chapter 04);
 * `debug`: backprop dependency checks across a batch (chapter 05);
+* `wheels`: the 2018 fastai's own code, read from its cached wheels (chapter 10);
+* `renames`: 2018 names and today's, each checked by running it (chapter 10);
 * `plotting`: small plotting helpers;
 * `callbacks`: the fastai callback `setup()` installs.
 
