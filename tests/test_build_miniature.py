@@ -383,3 +383,17 @@ def test_the_release_tag_matches_the_package_version():
     branch = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["branch"]
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert branch == f"v{claimbook.__version__}" == f"v{project['version']}"
+
+
+def test_the_citation_file_names_this_release_and_repository():
+    """CITATION.cff (GitHub's "Cite this repository") carries the package's version,
+    the licence the LICENSE file opens with, and _config.yml's repository URL."""
+    import yaml
+
+    import claimbook
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert str(cff["version"]) == claimbook.__version__
+    assert cff["repository-code"] == config["repository"]["url"]
+    assert cff["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
