@@ -654,12 +654,16 @@ class Then:
 
     def record_args(self, holds_now: bool | None) -> dict:
         """`record()` arguments for a claim whose 2018 side is this: outdated when
-        it held then and fails now; not checked when the wheel is missing and the
-        claim fails now (whether it ever held is then unknown)."""
+        it held then and fails now; holds (the 2018 side said in `then`) when it
+        holds now, whether or not it held then; not checked when the wheel is
+        missing and the claim fails now (whether it ever held is then unknown)."""
         if not self.checked and holds_now is False:
             return {"holds": None, "reason": f"the 2018 side: {self.missing}"}
         if not self.checked:
             return {"holds": holds_now}
+        if holds_now and not self.held:  # holds today, did not then: it holds; the
+            # 2018 side is a note, not a verdict (record() has no "fixed since" word)
+            return {"holds": True, "then": f"{self.source}; it did not hold then"}
         return {"holds": holds_now, "held_then": self.held, "then": self.source}
 
     def __str__(self) -> str:

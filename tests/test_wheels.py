@@ -294,6 +294,10 @@ def test_the_verdict_from_then_args():
     missing = wheels.Then("1.0.21", None, "x", missing="no wheel")
     v = claims.record("fa-databunch", evidence="test", **missing.record_args(False))
     assert v.verdict == claims.NOT_CHECKED and "no wheel" in v.note
+    fixed = wheels.Then("1.0.21", False, "x")  # did not hold then, holds today
+    v = claims.record("fa-databunch", evidence="test", **fixed.record_args(True))
+    assert v.verdict == claims.HOLDS
+    assert v.then == f"{fixed.source}; it did not hold then"
 
 
 # ------------------------------------------------------------------- fetching
