@@ -160,16 +160,30 @@ _DECIMAL = re.compile(
     r"(?<![\d.])[+\-−]?(?:\d+\.\d+|\.\d+|\d+(?=[eE][+\-]?\d))(?:[eE][+\-]?\d+)?"
 )
 MASK = "#"
+# A percentage is a measured share (a confidence level, "95% CI", is not).
+_PERCENT = re.compile(r"(?<![\d.#])\d+(?=%(?! CI| confidence))")
+# How often something happened among replicates (or picks, draws, ...) is a
+# frequency, a measurement that moves with the seed; how many *tasks* (or arms)
+# a rule holds on is a decision, and stays.
+_FREQUENCY = re.compile(
+    r"(?<![\d.#])\d+(?=(?: of |/)\d+ (?:replicates?|picks?|draws?|images?|runs?|"
+    r"trials?|seeds?|models?|curves?)\b)"
+)
 
 
 def finding_signature(text: str) -> str:
     """What must not move between runs of a finding: its words and its counts.
 
-    Continuous numbers (decimals, exponents, with their sign) become '#';
-    integers, words and punctuation stay; runs of white space become one space.
-    '3 of 4 tasks gain +0.052' -> '3 of 4 tasks gain #'."""
+    Continuous numbers (decimals, exponents, with their sign) become '#', and so
+    do measured frequencies: percentages (not a confidence level) and how many of
+    the replicates (picks, draws, images, runs, ...) something happened in. Counts
+    of tasks or arms, other integers, words and punctuation stay; runs of white
+    space become one space. '3 of 4 tasks gain +0.052, 19% above, in 7 of 64
+    replicates' -> '3 of 4 tasks gain #, #% above, in # of 64 replicates'."""
     text = re.sub(r"\s+", " ", text or "").strip()
-    return _DECIMAL.sub(MASK, text)
+    text = _DECIMAL.sub(MASK, text)
+    text = _PERCENT.sub(MASK, text)
+    return _FREQUENCY.sub(MASK, text)
 
 
 def compare(before: dict | None, after: dict | None) -> list[str]:

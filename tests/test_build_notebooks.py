@@ -140,8 +140,16 @@ def test_finding_signature_keeps_words_and_counts_and_masks_decimals():
     )
     assert (
         sig("n=8, 2/8 picks, 95% CI; ends on 4.")
-        == "n=8, 2/8 picks, 95% CI; ends on 4."
+        == "n=8, #/8 picks, 95% CI; ends on 4."
     )
+    # measured frequencies move with the seed; decisions over tasks do not
+    assert sig("starts 19% above; a neighbour wins in 8 of 64 replicates") == (
+        "starts #% above; a neighbour wins in # of 64 replicates"
+    )
+    assert sig("holds on 3 of 4 tasks, 1 of 8 replicate") == (
+        "holds on 3 of 4 tasks, # of 8 replicate"
+    )
+    assert sig("90% confidence, 7 of 64 picks") == "90% confidence, # of 64 picks"
     assert sig("  two\n lines ") == "two lines"
     assert sig("") == sig(None) == ""
 
