@@ -36,6 +36,7 @@ def _global_state():
     import matplotlib
     import torch
     from fastai.learner import defaults
+    from fastai.vision.learner import model_meta
 
     from claimbook import claims
 
@@ -49,6 +50,8 @@ def _global_state():
         "rc": matplotlib.rcParams.copy(),
         "fastai_callbacks": list(defaults.callbacks),
         "reference": dict(claims._REFERENCE),
+        "recorded": dict(claims.RECORDED),
+        "model_meta": dict(model_meta),
     }
 
 
@@ -56,6 +59,7 @@ def _restore(state):
     import matplotlib
     import torch
     from fastai.learner import defaults
+    from fastai.vision.learner import model_meta
 
     from claimbook import claims
 
@@ -70,13 +74,18 @@ def _restore(state):
     matplotlib.rcParams.update(state["rc"])
     defaults.callbacks = state["fastai_callbacks"]
     claims._REFERENCE.update(state["reference"])
+    claims.RECORDED.clear()  # the verdicts a test recorded (claims.summary reads them)
+    claims.RECORDED.update(state["recorded"])
+    model_meta.clear()  # the small ResNet's entry that setup() registers
+    model_meta.update(state["model_meta"])
 
 
 @pytest.fixture(autouse=True)
 def _isolated_globals():
     """Seed every test the same way, and undo what it changed process-wide
     (threads, deterministic algorithms, warnings, environment, matplotlib,
-    fastai's default callbacks, the verdict guard's mode)."""
+    fastai's default callbacks, the verdict guard's mode, the verdicts recorded,
+    fastai's model_meta)."""
     import torch
 
     state = _global_state()
