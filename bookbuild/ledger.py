@@ -676,7 +676,16 @@ def render_summary(rows: list[dict], in_book: frozenset[str] | None = None) -> s
     chips = [badge(v, f"{v} · {n[v]}") for v in VERDICTS if n[v]]
     if n[PENDING]:
         chips.append(badge(PENDING, f"{PENDING} · {n[PENDING]}"))
-    out += [f"**{checked} of {len(CLAIMS)}** claims checked: " + " ".join(chips), ""]
+    head = f"**{checked} of {len(CLAIMS)}** claims have a verdict"
+    if n[NOT_CHECKED]:
+        head += (
+            f" ({n[NOT_CHECKED]} of them *not checked on this budget*: the experiment"
+            " could not answer at this scale)"
+        )
+    if n[PENDING]:
+        verb = "is" if n[PENDING] == 1 else "are"
+        head += f"; {n[PENDING]} {verb} not yet in a chapter"
+    out += [head + ":", "", " ".join(chips), ""]
     surprising = [
         latest[cid]
         for v in SURPRISING

@@ -164,7 +164,8 @@ def test_summary_counts_and_most_surprising_first(tmp_path):
     assert n[ledger.FAILS] == 1 and n[ledger.OUTDATED] == 1 and n[ledger.CAVEAT] == 1
     assert n[ledger.HOLDS] == 1 and n[ledger.PENDING] == len(ledger.CLAIMS) - 4
     summary = ledger.render_summary(rows)
-    assert f"**4 of {len(ledger.CLAIMS)}**" in summary
+    assert f"**4 of {len(ledger.CLAIMS)}** claims have a verdict;" in summary
+    assert f"{len(ledger.CLAIMS) - 4} are not yet in a chapter" in summary
     assert "[does not hold · 1]{.verdict .verdict-fails}" in summary
     surprising = [line for line in summary.splitlines() if line.startswith("- ")]
     assert [re.search(r"verdict-(\w+)", s).group(1) for s in surprising] == [
