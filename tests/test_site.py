@@ -60,7 +60,8 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-MAX_SITE_BYTES = 15_000_000
+# the site budget (issue 31): 20 MB for twelve chapters, their sources and vendored JS
+MAX_SITE_BYTES = 20_000_000
 VIEWPORT = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 1400}  # a current phone, in CSS pixels
 WIDTHS = {"desktop": VIEWPORT, "phone": PHONE}
@@ -950,7 +951,7 @@ def test_site_size():
         _missing("site not built")
     size = sum(f.stat().st_size for f in SITE.rglob("*") if f.is_file())
     assert size <= MAX_SITE_BYTES, (
-        f"the built site is {size / 1e6:.1f} MB (limit 15 MB)"
+        f"the built site is {size / 1e6:.1f} MB (limit {MAX_SITE_BYTES / 1e6:.0f} MB)"
     )
 
 
