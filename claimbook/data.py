@@ -142,11 +142,17 @@ def make_shapes(
     x = np.where(masks[:, None], fg[:, :, None, None], bg[:, :, None, None])
     x = x + rng.normal(0.0, noise, x.shape)
     x = np.clip(x, 0.0, 1.0).astype(np.float32)
+    return ShapesData(x, y.astype(np.int64), box_from_masks(masks), masks, classes)
+
+
+def box_from_masks(masks: np.ndarray) -> np.ndarray:
+    """The tight box (x0, y0, x1, y1), x1 and y1 exclusive, of each non-empty square
+    mask in `masks` (N, S, S): int64 (N, 4). `make_shapes` derives its boxes so."""
+    size = masks.shape[-1]
     rows, cols = masks.any(2), masks.any(1)
     y0, x0 = rows.argmax(1), cols.argmax(1)
     y1, x1 = size - rows[:, ::-1].argmax(1), size - cols[:, ::-1].argmax(1)
-    boxes = np.stack([x0, y0, x1, y1], 1).astype(np.int64)
-    return ShapesData(x, y.astype(np.int64), boxes, masks, classes)
+    return np.stack([x0, y0, x1, y1], 1).astype(np.int64)
 
 
 def shapes_task(budget, task: str = "source", split: str = "train") -> ShapesData:

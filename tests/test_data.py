@@ -288,3 +288,14 @@ def test_budget_dls_full_path_reads_pets(tmp_path, monkeypatch, no_env_budget):
     xb, _ = dls.one_batch()
     b = get_budget("mini")
     assert tuple(xb.shape[1:]) == (3, b.img_size, b.img_size) and dls.c == 3
+
+
+def test_box_from_masks_is_the_tight_box_the_generator_reports():
+    from claimbook.data import box_from_masks, make_shapes
+
+    masks = np.zeros((2, 6, 6), dtype=bool)
+    masks[0, 1:3, 2:5] = True  # rows 1-2, columns 2-4
+    masks[1, 5, 0] = True  # the bottom-left pixel alone
+    assert box_from_masks(masks).tolist() == [[2, 1, 5, 3], [0, 5, 1, 6]]
+    d = make_shapes(16, size=20, seed=3)
+    assert np.array_equal(box_from_masks(d.masks), d.boxes)
