@@ -119,6 +119,38 @@ def stacked_loss(
     return per.view(m, b).mean(1).sum()
 
 
+class StackedSGD:
+    """SGD with momentum (torch's rule, dampening 0, no Nesterov) on stacked
+    parameters (shape (M, ...)), one learning rate per replicate.
+
+    `lr` is a float or M values; the update is ``buf = momentum * buf + grad``,
+    ``p -= lr * buf``, as `torch.optim.SGD(momentum=...)` does for each model. The
+    learning rates are float32, the parameters' usual dtype (chapter 05's
+    `kr-adam-safe` compares it with `StackedAdam`)."""
+
+    def __init__(self, params, lr, momentum: float = 0.9):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("no parameters")
+        n = self.params[0].shape[0]
+        lr = torch.as_tensor(lr, dtype=torch.float32).flatten()
+        if lr.numel() not in (1, n):
+            raise ValueError(f"lr has {lr.numel()} values for {n} replicates")
+        self.lr = lr.expand(n).to(self.params[0].device)
+        self.momentum = momentum
+        self.buf = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p, b in zip(self.params, self.buf):
+            b.mul_(self.momentum).add_(p.grad)
+            p.sub_(self.lr.view(-1, *[1] * (p.dim() - 1)) * b)
+
+
 class StackedAdam:
     """Adam on stacked parameters (shape (M, ...)) with one LR per replicate.
 

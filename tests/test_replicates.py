@@ -152,3 +152,41 @@ def test_stacked_loss_needs_per_example_losses():
     assert stacked_loss(
         lambda o, t: F.cross_entropy(o, t, reduction="none"), out, y
     ).item() == pytest.approx(2 * torch.log(torch.tensor(3.0)).item())
+
+
+def test_stacked_sgd_equals_separate_torch_sgd_runs_with_their_own_lrs():
+    """StackedSGD against torch.optim.SGD(momentum=0.9), one model per LR, in
+    float64 (the batched matmul sums in another order than the separate ones)."""
+    from claimbook.replicates import StackedSGD
+
+    lrs = [1e-3, 1e-2, 3e-2, 1e-1]
+    models = [_mlp(s).double() for s in range(4)]
+    st = Stacked([_mlp(s).double() for s in range(4)]).train()
+    opt = StackedSGD(st.parameters(), lrs)
+    assert opt.lr.dtype == torch.float32  # the chapter's dtype for the rates
+    opts = [
+        torch.optim.SGD(m.parameters(), lr=float(torch.tensor(lr)), momentum=0.9)
+        for m, lr in zip(models, lrs)
+    ]
+    xs, ys = _data(4)
+    xs = xs.double()
+    for x, y in zip(xs, ys):
+        opt.zero_grad()
+        stacked_loss(
+            lambda o, t: F.cross_entropy(o, t, reduction="none"), st(x), y
+        ).backward()
+        opt.step()
+        for i, (m, o) in enumerate(zip(models, opts)):
+            o.zero_grad()
+            F.cross_entropy(m.train()(x[i]), y[i]).backward()
+            o.step()
+    tol = float_tolerance(torch.float64, 16 * len(xs), safety=8)
+    for i, m in enumerate(models):
+        got = st.copy(i).state_dict()
+        for k, v in m.state_dict().items():
+            assert torch.allclose(got[k], v, atol=tol, rtol=0), (i, k)
+    assert not torch.equal(
+        st.copy(0).state_dict()["0.weight"], st.copy(3).state_dict()["0.weight"]
+    )
+    with pytest.raises(ValueError, match="replicates"):
+        StackedSGD(st.parameters(), [0.1, 0.2])
