@@ -128,6 +128,51 @@ class _PlainBatches:
         return self.epoch(0)
 
 
+class Replay:
+    """Batches recorded by `capture_batches`, epoch by epoch: what `FineTuner`
+    reads (``len`` is one epoch's batches; ``epoch(k)`` is epoch k's list)."""
+
+    def __init__(self, epochs: list[list[Batch]]):
+        self.epochs = epochs
+
+    def __len__(self) -> int:
+        return len(self.epochs[0])
+
+    def epoch(self, k: int) -> list[Batch]:
+        return self.epochs[k]
+
+
+def capture_batches(seed: int):
+    """A fastai callback that records every training batch a `Learner` fits on
+    (`.epochs`, a list per epoch; `Replay(cb.epochs)` feeds them to a `FineTuner`)
+    and reseeds torch at each training epoch's first batch with ``seed + epoch``,
+    as `FineTuner.fit_one_cycle` does, so both see the same dropout draws. It skips
+    validation (only the weights are compared). It runs after fastai's
+    `ParamScheduler`, so a batch is recorded once its rates are set."""
+    from fastai.callback.core import Callback, CancelValidException
+    from fastai.callback.schedule import ParamScheduler
+
+    class Capture(Callback):
+        order = ParamScheduler.order + 1
+
+        def __init__(self):
+            self.epochs: list[list[Batch]] = []
+
+        def before_validate(self):
+            raise CancelValidException
+
+        def before_batch(self):
+            if not self.training:
+                return
+            if self.iter == 0:
+                torch.manual_seed(seed + len(self.epochs))
+                self.epochs.append([])
+            xb, yb = (t.as_subclass(torch.Tensor) for t in (*self.xb, *self.yb))
+            self.epochs[-1].append((xb, yb))
+
+    return Capture()
+
+
 @dataclass(frozen=True)
 class Replicate:
     """One replicate's data: `train` (``epoch(k)`` gives epoch k's batches), `tune`

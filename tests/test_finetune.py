@@ -7,8 +7,10 @@ import torch
 from claimbook.budget import get_budget
 from claimbook.finetune import (
     FineTuner,
+    Replay,
     Sizes,
     TensorBatches,
+    capture_batches,
     replicate_data,
     sizes,
 )
@@ -37,45 +39,6 @@ def _data(n=32, size=8, seed=0):
     return torch.rand(n, 3, size, size, generator=g), torch.randint(
         0, 3, (n,), generator=g
     )
-
-
-class Capture:
-    """A fastai callback (built lazily: fastai imports are slow) that reseeds torch
-    at each training epoch's first batch, as FineTuner does, and keeps the batches."""
-
-    def __new__(cls, seed):
-        from fastai.callback.core import Callback, CancelValidException
-
-        class _Capture(Callback):
-            order = 100
-
-            def __init__(self):
-                self.k, self.epochs = 0, []
-
-            def before_validate(self):
-                raise CancelValidException
-
-            def before_batch(self):
-                if not self.training:
-                    return
-                if self.iter == 0:
-                    torch.manual_seed(seed + self.k)
-                    self.k += 1
-                    self.epochs.append([])
-                self.epochs[-1].append((self.xb[0], self.yb[0]))
-
-        return _Capture()
-
-
-class Replay:
-    def __init__(self, epochs):
-        self.epochs = epochs
-
-    def __len__(self):
-        return len(self.epochs[0])
-
-    def epoch(self, k):
-        return self.epochs[k]
 
 
 def _learner(x, y, seed, tmp_path, bs=8):
@@ -133,7 +96,7 @@ def test_plain_loop_equals_learner_fit_one_cycle(tmp_path):
     """Frozen stage, unfreeze, a slice: the same batches give the same weights."""
     x, y = _data(32)
     learn = _learner(x, y, seed=5, tmp_path=tmp_path)
-    cap = Capture(5)
+    cap = capture_batches(5)
     learn.fit_one_cycle(2, 3e-3, cbs=cap)
     learn.unfreeze()
     learn.fit_one_cycle(1, slice(1e-4, 1e-3), cbs=cap)
@@ -152,7 +115,7 @@ def test_lr_find_equals_learner_lr_find(tmp_path):
     x, y = _data(64)
     learn = _learner(x, y, seed=2, tmp_path=tmp_path)
     learn.unfreeze()
-    cap = Capture(2)
+    cap = capture_batches(2)
     learn.add_cb(cap)
     learn.lr_find(num_it=8, show_plot=False, suggest_funcs=None)
     learn.remove_cb(cap)
