@@ -93,6 +93,8 @@ class PageReport:
     math: dict = field(default_factory=dict)
     buttons: dict = field(default_factory=dict)
     layout: dict = field(default_factory=dict)  # what the layout check found
+    callouts: list = field(default_factory=list)  # each verdict callout, measured
+    alts: list = field(default_factory=list)  # content images without real alt text
     seconds: float = 0.0
     redirect: str | None = (
         None  # where a <meta http-equiv="Refresh"> page sent the browser
@@ -175,6 +177,30 @@ _IMAGES_JS = """async () => {
   return imgs.filter(i => !(i.complete && i.naturalWidth > 0))
     .map(i => i.currentSrc || i.src);
 }"""
+
+# Every verdict callout (bookbuild.callouts): its claim ID, whether it lies inside the
+# viewport's width, whether anything in it scrolls sideways, and whether its badge,
+# claim and finding are drawn (a non-zero box).
+_CALLOUTS_JS = """() => {
+  const vw = document.documentElement.clientWidth;
+  return Array.from(document.querySelectorAll('.verdict-callout')).map(c => {
+    const r = c.getBoundingClientRect();
+    const wide = Array.from(c.querySelectorAll('*')).concat([c])
+      .filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0
+              && getComputedStyle(e).overflowX !== 'visible');
+    const drawn = sel => { const e = c.querySelector(sel);
+      return !!e && e.getBoundingClientRect().width > 0; };
+    return {id: c.id.replace(/^verdict-/, ''), left: r.left, right: r.right, vw,
+            scrolls: wide.length, badge: drawn('.verdict'), claim: drawn('.vc-claim'),
+            found: drawn('.vc-found')};
+  });
+}"""
+
+# Images in the article whose alt text is missing, empty or a file path.
+_ALTS_JS = r"""() => Array.from(document.querySelectorAll('article img'))
+  .filter(i => { const a = (i.getAttribute('alt') || '').trim();
+                 return !a || /[\/\\][^ ]*\.(png|svg|jpe?g|gif)$/i.test(a); })
+  .map(i => i.getAttribute('src'))"""
 
 # For each widget view in the page: did the embedder render it (a non-empty
 # .widget-subarea before the view's script tag), and does what it shows match the
@@ -495,6 +521,8 @@ def _visit(context, base: str, path: str, viewport: dict = VIEWPORT) -> PageRepo
     rep.math = page.evaluate(_MATH_JS)
     rep.buttons = page.evaluate(_BUTTONS_JS)
     rep.layout = page.evaluate(_LAYOUT_JS, MIN_CELL_CHARS)
+    rep.callouts = page.evaluate(_CALLOUTS_JS)
+    rep.alts = page.evaluate(_ALTS_JS)
     rep.seconds = time.perf_counter() - t0
     page.close()
     return rep
@@ -620,6 +648,53 @@ def test_every_page_fits_its_width(views, width):
     _fail_if(
         [f"{p}: {m}" for p, r in views[width].items() for m in r.layout["problems"]],
         f"layout problems at {WIDTHS[width]['width']} px",
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_verdict_callouts_are_fully_visible(views, width):
+    """Every verdict callout lies inside the page's width, nothing in it scrolls
+    sideways, and its badge, claim and finding are drawn (issue 31)."""
+    problems = []
+    for p, r in views[width].items():
+        for c in r.callouts:
+            if c["left"] < -1 or c["right"] > c["vw"] + 1:
+                problems.append(
+                    f"{p}: {c['id']} spans {c['left']:.0f}..{c['right']:.0f}"
+                    f" px of {c['vw']}"
+                )
+            if c["scrolls"]:
+                problems.append(
+                    f"{p}: {c['id']} has {c['scrolls']} sideways scroller(s)"
+                )
+            if not (c["badge"] and c["claim"] and c["found"]):
+                problems.append(f"{p}: {c['id']} lacks a drawn badge, claim or finding")
+    _fail_if(problems, f"callout problems at {WIDTHS[width]['width']} px")
+
+
+def test_every_verdict_line_is_a_callout(reports):
+    """Each chapter page shows one callout per verdict line its notebook printed, in
+    the same order."""
+    from bookbuild.notebooks import verdict_lines
+
+    problems, seen = [], 0
+    for p, r in reports.items():
+        if not p.startswith("notebooks/"):
+            continue
+        nb = ROOT / "notebooks" / (Path(p).stem + ".ipynb")
+        want = [d["id"] for d in verdict_lines(json.loads(nb.read_text()))]
+        got = [c["id"] for c in r.callouts]
+        seen += len(got)
+        if got != want:
+            problems.append(f"{p}: callouts {got} != verdict lines {want}")
+    _fail_if(problems, "chapters whose callouts differ from their verdict lines")
+    assert seen >= 90, f"only {seen} callouts on the chapter pages"
+
+
+def test_every_image_has_alt_text(views):
+    _fail_if(
+        [f"{p}: {src}" for p, r in _each(views) for src in r.alts],
+        "images without alt text (or with a file path as alt text)",
     )
 
 
