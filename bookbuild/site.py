@@ -10,7 +10,9 @@ third-party code is a dependency, never committed) into ``_static/vendor/``:
   embedder that renders the widget state a notebook saved (``nb_ipywidgets_js``
   in ``_config.yml`` points at it), with its icon fonts;
 * ``mathjax/``: MathJax 3's ``tex-mml-chtml`` component, its fonts and the TeX
-  extensions it loads on demand (``mathjax_path`` points at it).
+  extensions it loads on demand (``mathjax_path`` points at it);
+* ``vega/``: vega, vega-lite and vega-embed's browser builds, which
+  ``claimbook.js`` loads on a page with an interactive figure.
 
 When the build finishes it deletes the theme's source maps and translation files,
 which no page loads (see `trim`), to keep the site well under its 15 MB budget.
@@ -51,6 +53,15 @@ ASSETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ),
     ),
     ("mathjax", "mathjax", ("LICENSE",)),
+    # the interactive figures (claimbook.plotting.interactive): Vega-Lite specs
+    # embedded in the page, drawn by vega-embed; claimbook.js loads these three
+    # scripts on the pages that hold such a figure
+    ("vega", "vega/build", ("vega.min.js",)),
+    ("vega", "vega-lite/build", ("vega-lite.min.js",)),
+    ("vega", "vega-embed/build", ("vega-embed.min.js",)),
+    ("vega/licenses/vega", "vega", ("LICENSE",)),
+    ("vega/licenses/vega-lite", "vega-lite", ("LICENSE",)),
+    ("vega/licenses/vega-embed", "vega-embed", ("LICENSE",)),
 )
 
 

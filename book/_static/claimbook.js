@@ -2,9 +2,51 @@
 // 1. filters the claims ledger by verdict and by text (the table is complete without
 //    it; it only adds a row of toggle buttons and a search box above the table) and
 //    lets its long names (evidence, quoted code) break at a joint, not mid-word;
-// 2. bridges the one MathJax 2 call the ipywidgets 8 embedder makes to MathJax 3.
+// 2. bridges the one MathJax 2 call the ipywidgets 8 embedder makes to MathJax 3;
+// 3. draws the interactive figures (claimbook.interactive: a Vega-Lite spec in a
+//    div.claimbook-vega) with the vega, vega-lite and vega-embed files the site
+//    serves from _static/vendor/vega, loaded only on pages that hold such a figure.
 (function () {
   "use strict";
+
+  // this script's own folder (_static/), to find the vendored files from any page
+  var STATIC = (function () {
+    var s = document.currentScript || document.querySelector('script[src*="claimbook.js"]');
+    return s ? s.src.replace(/claimbook\.js(\?.*)?$/, "") : "_static/";
+  })();
+  var VEGA = ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js"];
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src;
+      s.onload = resolve;
+      s.onerror = function () { reject(new Error("could not load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+
+  function drawFigures() {
+    var figs = Array.prototype.slice.call(
+      document.querySelectorAll(".claimbook-vega:not([data-drawn])"));
+    if (!figs.length) return;
+    var chain = Promise.resolve();
+    if (!window.vegaEmbed) {
+      VEGA.forEach(function (f) {
+        chain = chain.then(function () { return loadScript(STATIC + "vendor/vega/" + f); });
+      });
+    }
+    chain.then(function () {
+      figs.forEach(function (el) {
+        var spec = JSON.parse(el.querySelector("script.claimbook-vega-spec").textContent);
+        el.dataset.drawn = "pending";
+        window.vegaEmbed(el.querySelector(".claimbook-vega-view"), spec,
+                         { actions: false, renderer: "svg" })
+          .then(function () { el.dataset.drawn = "1"; })
+          .catch(function (err) { console.error("interactive figure", el.id, err); });
+      });
+    }).catch(function (err) { console.error(err.message); });
+  }
 
   // @jupyter-widgets/html-manager typesets every widget label with MathJax 2's
   // MathJax.Hub.Queue(["Typeset", MathJax.Hub, el]) whenever window.MathJax exists;
@@ -125,6 +167,7 @@
   function init() {
     bridgeMathJax2();
     document.querySelectorAll(".claim-ledger").forEach(setUp);
+    drawFigures();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
