@@ -691,6 +691,75 @@ def test_every_verdict_line_is_a_callout(reports):
     assert seen >= 90, f"only {seen} callouts on the chapter pages"
 
 
+# Move every control of an interactive figure and report whether its drawing changed.
+_MOVE_JS = """async (fig) => {
+  const el = document.getElementById(fig);
+  const svg = () =>
+    (el.querySelector('.claimbook-vega-view svg') || {}).innerHTML || '';
+  const out = [];
+  for (const input of el.querySelectorAll('input, select')) {
+    const before = svg();
+    if (input.tagName === 'SELECT') {
+      const other = Array.from(input.options).find(o => o.value !== input.value);
+      input.value = other.value;
+      input.dispatchEvent(new Event('change', {bubbles: true}));
+    } else if (input.type === 'range') {
+      input.value = String(input.max);
+      input.dispatchEvent(new Event('input', {bubbles: true}));
+    } else continue;
+    await new Promise(r => setTimeout(r, 300));
+    out.push({control: input.name || input.type, changed: svg() !== before});
+  }
+  const r = el.getBoundingClientRect();
+  return {controls: out, left: r.left, right: r.right,
+          vw: document.documentElement.clientWidth};
+}"""
+
+
+def _figure_pages() -> dict[str, list[str]]:
+    found = {}
+    for p in pages(SITE):
+        ids = re.findall(
+            r'<div class="claimbook-vega" id="([^"]+)"', (SITE / p).read_text()
+        )
+        if ids:
+            found[p] = ids
+    return found
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_interactive_figures_react_without_a_kernel(browser, server, width):
+    """Every interactive figure (claimbook.interactive) is drawn from the site's own
+    vega files, fits the width, and each of its controls changes the drawing (issue
+    31: no kernel, no network; test_nothing_loads_from_the_network checks the
+    latter)."""
+    figs = _figure_pages()
+    assert sum(map(len, figs.values())) >= 1, "no interactive figure on the site"
+    problems = []
+    for path, ids in figs.items():
+        page = browser.new_page()
+        page.set_viewport_size(WIDTHS[width])
+        page.goto(server + path, wait_until="load")
+        for fid in ids:
+            try:
+                page.wait_for_selector(f'#{fid}[data-drawn="1"] svg', timeout=15_000)
+            except Exception:
+                problems.append(f"{path}: {fid} was not drawn")
+                continue
+            r = page.evaluate(_MOVE_JS, fid)
+            if not r["controls"]:
+                problems.append(f"{path}: {fid} has no control to move")
+            for c in r["controls"]:
+                if not c["changed"]:
+                    problems.append(f"{path}: {fid}'s {c['control']} changed nothing")
+            if r["left"] < -1 or r["right"] > r["vw"] + 1:
+                problems.append(
+                    f"{path}: {fid} spans {r['left']:.0f}..{r['right']:.0f}"
+                )
+        page.close()
+    _fail_if(problems, f"interactive figure problems at {WIDTHS[width]['width']} px")
+
+
 def test_every_image_has_alt_text(views):
     _fail_if(
         [f"{p}: {src}" for p, r in _each(views) for src in r.alts],
