@@ -20,8 +20,11 @@ its place:
 Everything in a callout is parsed from the printed line; nothing is typed here
 but the labels. Printed outputs also speak the verdicts' vocabulary: a decision's
 "-> fails" is shown as "-> does not hold" (the notebooks keep the package's word).
-Images in cell outputs without alt text get one from their section's title (a
-figure can set its own with the cell metadata ``mystnb.image.alt``).
+A chapter page also gets a bottom line after its overview: every verdict's badge,
+claim and finding, linked to its callout, built from the same lines, so it cannot
+drift from the results. Images in cell outputs without alt text get one from their
+section's title (a figure can set its own with the cell metadata
+``mystnb.image.alt``).
 """
 
 from __future__ import annotations
@@ -275,9 +278,42 @@ def _section_title(node: nodes.Node) -> str:
     return ""
 
 
+def bottom_line_html(found_lines: list[dict]) -> str:
+    """The chapter's bottom line: each verdict's badge, claim and finding, linked to
+    its callout (a claim printed twice: its last verdict)."""
+    latest = {f["id"]: f for f in found_lines}
+    e = html.escape
+    items = "".join(
+        f'<li><span class="verdict verdict-{VERDICT_CLASS[f["verdict"]]}">'
+        f'{e(f["verdict"])}</span> <a href="#verdict-{e(f["id"])}">{e(f["claim"])}</a>'
+        f" — {e(found(f))}</li>"
+        for f in latest.values()
+    )
+    return (
+        '<aside class="bottom-line" aria-label="Bottom line">'
+        "<p><strong>Bottom line.</strong> What this chapter measured, claim by "
+        "claim (each links to its verdict below):</p>"
+        f"<ul>{items}</ul></aside>"
+    )
+
+
+def _overview(doctree: nodes.document) -> nodes.Node | None:
+    """The chapter's first paragraph (its overview), after the title."""
+    section = doctree.next_node(nodes.section)
+    if section is None:
+        return None
+    for child in section.children:
+        if isinstance(child, nodes.paragraph):
+            return child
+        if isinstance(child, nodes.section):
+            return None
+    return None
+
+
 def transform(doctree: nodes.document, repo_url: str = "") -> int:
-    """Put callouts in place of verdict lines; return how many were made."""
-    made = 0
+    """Put callouts in place of verdict lines and the bottom line after the
+    overview; return how many callouts were made."""
+    made, seen = 0, []
     for node in list(doctree.findall(_is_output)):
         lines = node.astext().split("\n")
         parsed = [parse_line(line) for line in lines]
@@ -296,10 +332,15 @@ def transform(doctree: nodes.document, repo_url: str = "") -> int:
                 out.append(_block_like(node, "\n".join(buf).rstrip("\n")))
             buf = []
             out.append(nodes.raw("", callout_html(fields, repo_url), format="html"))
+            seen.append(fields)
             made += 1
         if "".join(buf).strip():
             out.append(_block_like(node, "\n".join(buf).rstrip("\n")))
         node.replace_self(out)
+    overview = _overview(doctree)
+    if seen and overview is not None:
+        box = nodes.raw("", bottom_line_html(seen), format="html")
+        overview.parent.insert(overview.parent.index(overview) + 1, box)
     for img in doctree.findall(nodes.image):
         alt = img.get("alt", "")
         if alt and alt != img.get("uri") and "/_images/" not in alt:

@@ -150,3 +150,31 @@ def test_every_verdict_has_a_badge_class_and_advice(verdict):
     cls = callouts.VERDICT_CLASS[verdict]
     assert re.search(rf'class="verdict verdict-{cls}">{re.escape(verdict)}<', out)
     assert html.escape(callouts.TODAY[verdict]) in out
+
+
+def test_bottom_line_follows_the_overview_and_links_each_verdict():
+    doc = new_document("test", get_default_settings(Parser))
+    chapter = nodes.section()
+    chapter += nodes.title(text="A chapter")
+    chapter += nodes.paragraph(text="Overview.")
+    chapter += nodes.paragraph(text="Goals.")
+    sub = nodes.section()
+    sub += nodes.title(text="1. First")
+    text = EXACT + "\n" + EXPERIMENT + "\n" + EXACT.replace("[holds]", "[outdated]")
+    sub += nodes.literal_block(text, text, classes=["output", "stream"])
+    chapter += sub
+    doc += chapter
+    assert callouts.transform(doc) == 3
+    box = chapter.children[2]
+    assert isinstance(box, nodes.raw) and "Bottom line" in box.astext()
+    # one item per claim, the last verdict of a claim printed twice
+    assert box.astext().count("<li>") == 2
+    assert 'href="#verdict-hk-forward-hook"' in box.astext()
+    assert ">outdated</span>" in box.astext() and ">holds</span>" not in box.astext()
+    assert "mean +1.50, 95% interval +1.43 to +1.57" in box.astext()
+
+
+def test_no_bottom_line_without_verdicts():
+    doc = _doc("plain output")
+    callouts.transform(doc)
+    assert not any("Bottom line" in n.astext() for n in doc.findall(nodes.raw))
