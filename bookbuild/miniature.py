@@ -417,6 +417,13 @@ def check_colab(root: Path) -> list[str]:
             f"_config.yml: repository.branch is {ref!r}, a moving branch; set it to "
             "the release tag the book is built from (e.g. v0.1.0)"
         )
+    from claimbook import __version__
+
+    if ref not in ("main", "master", "HEAD", "") and ref != f"v{__version__}":
+        problems.append(
+            f"_config.yml: repository.branch is {ref!r}, but the package is "
+            f"{__version__} (claimbook.__version__): the tag must be v{__version__}"
+        )
     want = colab_cell(url, ref)
     for nb in _notebooks(root):
         cells = json.loads(nb.read_text())["cells"]

@@ -372,17 +372,30 @@ def test_failed_cells_reads_nbval_logs():
     ]
 
 
-def test_the_release_tag_matches_the_package_version():
-    """_config.yml's branch (the tag the Colab cells install) is v<version>, and the
-    version is the same in pyproject.toml and the package."""
+def test_the_release_tag_matches_the_package_version(tmp_path):
+    """The version is written once (claimbook.__version__; pyproject reads it), and
+    check_colab flags a _config.yml branch other than v<version>."""
+    from importlib.metadata import version
+
     import tomllib
-    import yaml
 
     import claimbook
 
-    branch = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["branch"]
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert branch == f"v{claimbook.__version__}" == f"v{project['version']}"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "claimbook.__version__"
+    }
+    assert version("claimbook") == claimbook.__version__  # what pip installed
+    assert not miniature.check_colab(ROOT)
+    cfg = (ROOT / "_config.yml").read_text()
+    (tmp_path / "_config.yml").write_text(
+        cfg.replace(f"v{claimbook.__version__}", "v9.9.9")
+    )
+    assert any(
+        "v9.9.9" in p and "__version__" in p for p in miniature.check_colab(tmp_path)
+    )
 
 
 def test_the_citation_file_names_this_release_and_repository():
