@@ -29,7 +29,7 @@ top row or left column is read at pixel 0, where no shape's box ever is.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +70,7 @@ class LayerHooks:
         self.all_grads: dict[str, list[torch.Tensor]] = {k: [] for k in self.modules}
 
     # -- registration -------------------------------------------------------
-    def register(self) -> "LayerHooks":
+    def register(self) -> LayerHooks:
         """Register the hooks (idempotent: a second call registers nothing new)."""
         if self.handles:
             return self
@@ -107,7 +107,7 @@ class LayerHooks:
         )
         return len(self.acts) + len(self.grads) + lists
 
-    def __enter__(self) -> "LayerHooks":
+    def __enter__(self) -> LayerHooks:
         return self.register()
 
     def __exit__(self, *exc) -> None:
@@ -226,10 +226,16 @@ def mass_inside(h: torch.Tensor, masks) -> torch.Tensor:
     return torch.where(total > 0, share, area)
 
 
-def occlude_cells(x: torch.Tensor, cells: torch.Tensor, grid: int) -> torch.Tensor:
+def occlude_cells(
+    x: torch.Tensor, cells: torch.Tensor, grid: int, fill: str = "mean"
+) -> torch.Tensor:
     """Copies of images ``x`` (N, C, S, S) with the cells ``cells`` (N, k: indices
-    into the row-major grid x grid partition) filled with each image's mean colour;
-    the deletion test of chapter 03 compares a map's top cells with random ones."""
+    into the row-major grid x grid partition) filled with each image's mean colour
+    (``fill="mean"``) or with each cell's own mean colour (``fill="cell"``: the
+    cell blurred flat, keeping its average colour); the deletion test of chapter 03
+    compares a map's top cells with random ones."""
+    if fill not in ("mean", "cell"):
+        raise ValueError(f"fill={fill!r}; use 'mean' or 'cell'")
     n, _, size, _ = x.shape
     if size % grid:
         raise ValueError(f"image side {size} is not divisible by grid {grid}")
@@ -238,5 +244,9 @@ def occlude_cells(x: torch.Tensor, cells: torch.Tensor, grid: int) -> torch.Tens
     keep[torch.arange(n, device=x.device)[:, None], cells.to(x.device)] = 0
     keep = keep.view(n, 1, grid, grid)
     keep = keep.repeat_interleave(step, 2).repeat_interleave(step, 3)
-    fill = x.mean((2, 3), keepdim=True)
-    return x * keep + fill * (1 - keep)
+    if fill == "mean":
+        colour = x.mean((2, 3), keepdim=True)
+    else:
+        colour = F.avg_pool2d(x, step).repeat_interleave(step, 2)
+        colour = colour.repeat_interleave(step, 3)
+    return x * keep + colour * (1 - keep)

@@ -62,11 +62,24 @@ def test_forward_hook_stores_the_layer_output(model, xb):
 
 def test_with_block_removes_every_hook_even_after_an_error(model, xb):
     assert n_hooks(model) == 0
-    with pytest.raises(RuntimeError):
+    seen = {}
+
+    def fail_inside():
         with LayerHooks(model.layer4, backward=True) as hooks:
-            assert n_hooks(model) == 2 and hooks.active
+            seen["hooks"], seen["n"], seen["active"] = (
+                hooks,
+                n_hooks(model),
+                hooks.active,
+            )
             raise RuntimeError("boom")
-    assert n_hooks(model) == 0 and not hooks.active
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside()
+    hooks = seen["hooks"]
+    assert seen["n"] == 2
+    assert seen["active"]
+    assert n_hooks(model) == 0
+    assert not hooks.active
     hooks.remove()  # a second removal is harmless
     assert n_hooks(model) == 0
 
@@ -132,7 +145,8 @@ def test_backward_hook_gradient_equals_autograd_and_grad_cam(model, xb):
     expect = model.fc.weight[cls][:, :, None, None].expand_as(g) / 16
     assert torch.allclose(g, expect, rtol=0, atol=tol)
     cam = grad_cam(hooks.acts["out"], hooks.grads["out"])
-    assert cam.shape == (4, 4, 4) and (cam >= 0).all()
+    assert cam.shape == (4, 4, 4)
+    assert (cam >= 0).all()
 
 
 def test_backward_hook_on_module_ending_in_inplace_relu(xb):
@@ -161,7 +175,7 @@ def test_cell_centre_hits_reads_the_centre_of_the_top_cell():
     h = torch.zeros(1, 2, 2)
     h[0, 1, 1] = 1.0  # centre (12, 12): on the box's exclusive edge, so outside
     assert cell_centre_hits(h, box).tolist() == [0.0]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="divisible"):
         cell_centre_hits(torch.zeros(1, 3, 3), box)  # 16 is not divisible by 3
 
 
@@ -172,7 +186,8 @@ def test_bilinear_argmax_reads_a_top_row_peak_at_pixel_zero_cell_centres_do_not(
     h[0, 0, 2] = 1.0
     up = F.interpolate(h[:, None], size=(32, 32), mode="bilinear", align_corners=False)
     row, col = divmod(up.flatten().argmax().item(), 32)
-    assert row == 0 and col in (19, 20)  # rows 0-3 tie: the first row wins
+    assert row == 0  # rows 0-3 tie: the first row wins
+    assert col in (19, 20)
     box = _box(32, 18, 2, 26, 10)  # around the cell's centre point (20, 4)
     assert not box[0, row, col]  # the old reading misses...
     assert cell_centre_hits(h, box).tolist() == [1.0]  # ...the cell-centre one hits
@@ -182,7 +197,7 @@ def test_oracle_map_is_the_mask_averaged_onto_the_grid():
     box = _box(8, 0, 0, 4, 2)
     cover = cell_coverage(box, 2)
     assert cover.tolist() == [[[0.5, 0.0], [0.0, 0.0]]]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="divisible"):
         cell_coverage(box, 3)
 
 
@@ -218,8 +233,25 @@ def test_occlude_cells_fills_exactly_the_chosen_cells_with_the_mean_colour():
     assert torch.equal(out[1, :, :4, :], x[1, :, :4, :])
 
 
+def test_occlude_cells_cell_fill_uses_each_cells_own_mean_colour():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.rand(2, 3, 8, 8, generator=gen)
+    out = occlude_cells(x, torch.tensor([[1], [2]]), 2, fill="cell")
+    own = x[0, :, :4, 4:].mean((1, 2))[:, None, None].expand(3, 4, 4)
+    assert torch.allclose(out[0, :, :4, 4:], own, rtol=0, atol=1e-7)
+    assert torch.equal(out[0, :, 4:, :], x[0, :, 4:, :])
+    own = x[1, :, 4:, :4].mean((1, 2))[:, None, None].expand(3, 4, 4)
+    assert torch.allclose(out[1, :, 4:, :4], own, rtol=0, atol=1e-7)
+    assert torch.equal(
+        occlude_cells(x, torch.tensor([[1], [2]]), 2),
+        occlude_cells(x, torch.tensor([[1], [2]]), 2, fill="mean"),
+    )
+    with pytest.raises(ValueError, match="fill"):
+        occlude_cells(x, torch.tensor([[1], [2]]), 2, fill="zero")
+
+
 def test_cell_centres_inside_marks_the_cells_a_map_may_point_at():
     box = _box(16, 4, 0, 13, 8)  # x in [4, 13): centres 4 and 12; y in [0, 8): 4
     assert cell_centres_inside(box, 2).tolist() == [[[True, True], [False, False]]]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="divisible"):
         cell_centres_inside(box, 3)
