@@ -324,7 +324,7 @@ def transform(doctree: nodes.document, repo_url: str = "") -> int:
             continue
         out: list[nodes.Node] = []
         buf: list[str] = []
-        for line, fields in zip(shown, parsed):
+        for line, fields in zip(shown, parsed, strict=False):
             if fields is None:
                 buf.append(line)
                 continue

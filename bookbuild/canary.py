@@ -274,9 +274,10 @@ def _diff(before: list[str], after: list[str]) -> list[str]:
             continue
         olds, news = before[i1:i2], after[j1:j2]
         starts = [0] * max(len(olds), len(news))
-        for k, (a, b) in enumerate(zip(olds, news)):
+        for k, (a, b) in enumerate(zip(olds, news, strict=False)):
             first = next(
-                (n for n, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b))
+                (n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)),
             )
             starts[k] = max(0, first - DIFF_WIDTH // 3)
         out += [_clip("-", a, starts[k]) for k, a in enumerate(olds)]
@@ -288,7 +289,7 @@ def changed_cells(old: dict, new: dict, clean=lambda s: s) -> list[dict]:
     """[{cell, diff}] for each compared code cell whose sanitized text differs;
     `cell` counts code cells from 0, as nbval's "Cell N" does."""
     changed, i = [], -1
-    for a, b in zip(old.get("cells", []), new.get("cells", [])):
+    for a, b in zip(old.get("cells", []), new.get("cells", []), strict=False):
         if a.get("cell_type") == "code":
             i += 1
         if not _compared(a):

@@ -32,8 +32,8 @@ from __future__ import annotations
 import copy
 import math
 import random
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -413,7 +413,7 @@ class FineTuner:
         """Return to a `snapshot` (the snapshot itself is left untouched)."""
         self.model.load_state_dict(snap["model"])
         self.opt.load_state_dict(copy.deepcopy(snap["opt"]))
-        for p, rg in zip(self.model.parameters(), snap["requires_grad"]):
+        for p, rg in zip(self.model.parameters(), snap["requires_grad"], strict=False):
             p.requires_grad_(rg)
             p.grad = None  # fastai's step visits every parameter that has a grad
         self.steps_done, self.epochs_done = snap["counters"]

@@ -12,8 +12,8 @@ and `group_stats` counts what each group holds and what is trainable in it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from torch import nn
 

@@ -59,7 +59,7 @@ class ResNetSmall(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity()
         c_in = widths[0]
-        for i, (w, b) in enumerate(zip(widths, blocks)):
+        for i, (w, b) in enumerate(zip(widths, blocks, strict=False)):
             stride = 1 if i == 0 else 2
             layers = [BasicBlock(c_in, w, stride)] + [
                 BasicBlock(w, w) for _ in range(b - 1)

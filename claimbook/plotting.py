@@ -7,7 +7,7 @@ of them prints; only `use_book_style()` (called by `setup()`) changes settings.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -11,7 +11,7 @@ backport ``tomli`` on Python 3.10. This module imports nothing from the package.
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -178,7 +178,7 @@ def check_history(old: dict, new: dict, where: str = "") -> list[str]:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rules_file(path: Path) -> dict:
     data = read_toml(path)
     problems = []

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -146,7 +146,7 @@ class StackedSGD:
 
     @torch.no_grad()
     def step(self) -> None:
-        for p, b in zip(self.params, self.buf):
+        for p, b in zip(self.params, self.buf, strict=False):
             b.mul_(self.momentum).add_(p.grad)
             p.sub_(self.lr.view(-1, *[1] * (p.dim() - 1)) * b)
 
@@ -216,12 +216,12 @@ class StackedAdam:
         # existed (callers' results stay bit for bit the same); else one per replicate
         uniform = bool((self.mom == self.mom[0]).all())
         b1 = float(self.mom[0])
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=False):
             if p.grad is None:
                 continue
             shape = (self.n,) + (1,) * (p.dim() - 1)
 
-            def per(x):
+            def per(x, p=p, shape=shape):
                 return x.to(device=p.device, dtype=p.dtype).view(shape)
 
             lr = per(self.lr)

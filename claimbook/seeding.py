@@ -28,8 +28,8 @@ import hashlib
 import random
 import sys
 import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -277,7 +277,7 @@ def _function_children(func: types.FunctionType, path: str):
     """A function's closure cells, defaults, attributes, and the module globals its
     code reads that are RNGs or plain objects (not modules, classes, functions)."""
     code = func.__code__
-    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+    for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
         try:
             yield f"{path}.<{name}>", cell.cell_contents
         except ValueError:  # an empty cell
@@ -596,7 +596,8 @@ def collect(
                 loader.worker_init_fn = InheritParentNumpy(then=worker_init_fn)
             for idx, wid, val in loader:  # exhausting the iterator stops its workers
                 rows += [
-                    (e, int(i), int(w), float(v)) for i, w, v in zip(idx, wid, val)
+                    (e, int(i), int(w), float(v))
+                    for i, w, v in zip(idx, wid, val, strict=False)
                 ]
     finally:
         shutdown(loader)

@@ -34,11 +34,11 @@ import symtable
 import sys
 import textwrap
 import zipfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 PACKAGE = "fastai"
 
@@ -450,7 +450,7 @@ def evaluate(
     # dont_inherit: this module's `from __future__ import annotations` must not
     # turn the 2018 code's class annotations into strings
     exec(compile(src, filename, "exec", dont_inherit=True), ns)
-    out = {q: ns[n.name] for q, n in zip(wanted, nodes)}
+    out = {q: ns[n.name] for q, n in zip(wanted, nodes, strict=False)}
     return out[wanted[0]] if single else out
 
 
@@ -578,8 +578,10 @@ def structure(
         a = node.args
         pos = a.posonlyargs + a.args
         defaults = [None] * (len(pos) - len(a.defaults)) + list(a.defaults)
-        params = tuple((p.arg, _src(d)) for p, d in zip(pos, defaults))
-        params += tuple((p.arg, _src(d)) for p, d in zip(a.kwonlyargs, a.kw_defaults))
+        params = tuple((p.arg, _src(d)) for p, d in zip(pos, defaults, strict=False))
+        params += tuple(
+            (p.arg, _src(d)) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=False)
+        )
         returns = _src(node.returns)
     calls = tuple(
         _dotted(n.func)

@@ -8,9 +8,13 @@ from claimbook.budget import BudgetError, get_budget
 
 def test_default_budget_is_small_on_cpu(no_env_budget):
     b = get_budget()
-    assert b.name == "small" and b.device == "cpu"
-    assert b.dataset == "synthetic-shapes" and b.arch == "resnet_small"
-    assert b.threads == 2 and b.deterministic and not b.progress_bars
+    assert b.name == "small"
+    assert b.device == "cpu"
+    assert b.dataset == "synthetic-shapes"
+    assert b.arch == "resnet_small"
+    assert b.threads == 2
+    assert b.deterministic
+    assert not b.progress_bars
 
 
 def test_full_budget_is_the_lessons_setting(no_env_budget):
@@ -57,19 +61,24 @@ def test_budget_is_frozen(no_env_budget):
 
 
 def test_cache_dir_respects_env(tmp_cache):
-    assert budget_mod.cache_dir() == tmp_cache and tmp_cache.is_dir()
+    assert budget_mod.cache_dir() == tmp_cache
+    assert tmp_cache.is_dir()
 
 
 def test_seed_knob_shifts_every_seed(no_env_budget, monkeypatch):
-    assert get_budget().seed == 0 and get_budget().seeds == (0, 1, 2)
+    assert get_budget().seed == 0
+    assert get_budget().seeds == (0, 1, 2)
     assert get_budget().is_reference
     monkeypatch.setenv("CLAIMBOOK_SEED", " 7 ")
     b = get_budget()
-    assert b.seed == 7 and b.seeds == (7, 8, 9) and not b.is_reference
+    assert b.seed == 7
+    assert b.seeds == (7, 8, 9)
+    assert not b.is_reference
     assert get_budget("full", device="cpu").seed == 7
     monkeypatch.delenv("CLAIMBOOK_SEED")
     full = get_budget("full", device="cpu")
-    assert full.seed == 42 and not full.is_reference
+    assert full.seed == 42
+    assert not full.is_reference
 
 
 @pytest.mark.parametrize("bad", ["one", "1.5", "-1", str(2**31)])
@@ -89,7 +98,8 @@ def test_describe_lists_every_field_once(no_env_budget):
 def test_replicate_seeds_are_independent_streams(no_env_budget, monkeypatch):
     b = get_budget()
     a = b.replicate_seeds("dlr-helps")
-    assert len(a) == b.replicates == 8 and len(set(a)) == 8
+    assert len(a) == b.replicates == 8
+    assert len(set(a)) == 8
     assert a == get_budget().replicate_seeds("dlr-helps")  # reproducible
     assert not set(a) & set(b.replicate_seeds("lrf-study"))  # streams differ
     assert b.replicate_seeds("x", 3) == b.replicate_seeds("x")[:3]
@@ -104,5 +114,8 @@ def test_replicate_seeds_are_independent_streams(no_env_budget, monkeypatch):
 def test_mini_budget_is_the_full_path_at_toy_sizes(no_env_budget):
     full, mini = get_budget("full", device="cpu"), get_budget("mini")
     assert (mini.dataset, mini.arch) == (full.dataset, full.arch)
-    assert not mini.is_small and not mini.is_reference and mini.device == "cpu"
-    assert mini.img_size < full.img_size and mini.replicates < full.replicates
+    assert not mini.is_small
+    assert not mini.is_reference
+    assert mini.device == "cpu"
+    assert mini.img_size < full.img_size
+    assert mini.replicates < full.replicates

@@ -5,6 +5,7 @@ import json
 import sys
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from bookbuild import canary
@@ -24,12 +25,9 @@ def test_install_list_lifts_torch_and_fastai_and_keeps_the_other_ranges():
 
 def test_install_list_names_what_requirements_in_lacks(tmp_path):
     (tmp_path / "requirements.in").write_text("torch==2.14.1\nfastai>=2.8,<2.9\n")
-    try:
+    with pytest.raises(ValueError, match="torchvision") as e:
         canary.requirements(tmp_path)
-    except ValueError as e:
-        assert "torchvision" in str(e) and "numpy" in str(e)
-    else:
-        raise AssertionError("expected a ValueError")
+    assert "numpy" in str(e.value)
 
 
 def test_unreachable_registry_is_a_distinct_exit_and_installs_nothing(tmp_path, capsys):
@@ -62,7 +60,8 @@ def test_a_failed_install_leaves_nothing_and_keeps_the_old_venv(
     fake.chmod(0o755)
     monkeypatch.setattr(canary, "registry_error", lambda index: None)
     code, msg = canary.build_venv(tmp_path, old, UNREACHABLE, python=str(fake))
-    assert code == canary.EXIT_INSTALL and "nothing was kept" in msg
+    assert code == canary.EXIT_INSTALL
+    assert "nothing was kept" in msg
     assert "No matching distribution" in capsys.readouterr().err
     assert (old / "bin" / "marker").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -72,7 +71,8 @@ def test_a_failed_install_leaves_nothing_and_keeps_the_old_venv(
     ]
     fake.write_text('#!/bin/sh\nmkdir -p "$3/bin"; exit 1\n')  # venv itself fails
     code, msg = canary.build_venv(tmp_path, old, UNREACHABLE, python=str(fake))
-    assert code == canary.EXIT_INSTALL and len(list(tmp_path.iterdir())) == 3
+    assert code == canary.EXIT_INSTALL
+    assert len(list(tmp_path.iterdir())) == 3
 
 
 def test_relocate_points_scripts_at_the_final_folder(tmp_path):
@@ -172,8 +172,10 @@ def test_report_names_changed_verdicts_cells_and_versions():
     text = canary.report(RESULT)
     assert "| fd-xent | holds | same |" in text
     assert "| fd-adam (changed) | holds | **does not hold** |" in text
-    assert "1 of 2 verdicts changed" in text and "1 failed cell(s)" in text
-    assert "06_x Cell 4:" in text and "    +a=2" in text
+    assert "1 of 2 verdicts changed" in text
+    assert "1 failed cell(s)" in text
+    assert "06_x Cell 4:" in text
+    assert "    +a=2" in text
     assert "versions: python 3.11.7, torch 2.15.0, fastai 2.8.13" in text
     assert "committed outputs: python 3.11.7, torch 2.14.1, fastai 2.8.12" in text
 
@@ -237,7 +239,8 @@ def test_one_chapter_end_to_end(tmp_path, monkeypatch, capsys):
         "canary_finding": "",
         "changes": ["verdict: does not hold -> holds"],
     }
-    assert result["notebooks"] == ["07_demo"] and result["failures"] == []
+    assert result["notebooks"] == ["07_demo"]
+    assert result["failures"] == []
     assert result["changed_cells"]["07_demo"][0]["cell"] == 0
     assert set(canary.REPORTED) <= set(result["versions"])
     assert (

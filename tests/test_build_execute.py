@@ -35,11 +35,9 @@ def test_failure_leaves_file_and_names_cell(tmp_path, no_env_budget, capsys):
     assert execute.main([str(tmp_path)]) == 1
     assert bad.read_bytes() == before
     err = capsys.readouterr().err
-    assert (
-        "02_bad.ipynb: cell 1 failed" in err
-        and "boom" in err
-        and "left unchanged" in err
-    )
+    assert "02_bad.ipynb: cell 1 failed" in err
+    assert "boom" in err
+    assert "left unchanged" in err
     assert nbformat.read(good, as_version=4).cells[0].execution_count == 1
 
 

@@ -73,14 +73,16 @@ def test_collect_and_render(tmp_path):
     assert rows[0]["chapter_title"] == "My chapter: a subtitle"
     assert versions == {"07_demo": "torch 9, fastai 9"}
     text = ledger.render(rows, versions)
-    assert "**outdated** 1" in text and "**holds** 1" in text
+    assert "**outdated** 1" in text
+    assert "**holds** 1" in text
     assert "(../notebooks/07_demo.ipynb#a-section-with-punctuation)" in text
     assert (
         "[My chapter › A section: with punctuation!]" in text
     )  # short title › section
     assert "*changed in 2.0*" in text
     assert "[ratio=10]{.ev} [groups=3]{.ev}" in text  # one evidence item per line
-    assert "| chapter | torch | fastai |" in text and "| `07_demo` | 9 | 9 |" in text
+    assert "| chapter | torch | fastai |" in text
+    assert "| `07_demo` | 9 | 9 |" in text
     assert "`kr-fix-seed`" in text  # listed under "not yet checked"
     assert ledger.main(["--root", str(tmp_path), "--check"]) == 1
     assert ledger.main(["--root", str(tmp_path)]) == 0
@@ -115,7 +117,8 @@ def test_rendered_table_has_badges_and_escapes_markdown(tmp_path):
     assert (
         "a | pipe, __getitem__ and $5 *stars*" in page
     )  # literal: no emphasis, math or cell split
-    assert "<strong>getitem</strong>" not in page and "<em>stars</em>" not in page
+    assert "<strong>getitem</strong>" not in page
+    assert "<em>stars</em>" not in page
     assert '<span class="ev">ratio=10</span> <span class="ev">groups=3</span>' in page
     assert "diff=&lt;1e-06</td>" in page  # a single item stays plain text
     n_rows = len(re.findall(r"<tr>", page.split("<tbody>")[1].split("</tbody>")[0]))
@@ -161,8 +164,11 @@ def test_summary_counts_and_most_surprising_first(tmp_path):
     )
     rows, _ = ledger.read_verdicts(tmp_path / "notebooks")
     n = ledger.counts(rows)
-    assert n[ledger.FAILS] == 1 and n[ledger.OUTDATED] == 1 and n[ledger.CAVEAT] == 1
-    assert n[ledger.HOLDS] == 1 and n[ledger.PENDING] == len(ledger.CLAIMS) - 4
+    assert n[ledger.FAILS] == 1
+    assert n[ledger.OUTDATED] == 1
+    assert n[ledger.CAVEAT] == 1
+    assert n[ledger.HOLDS] == 1
+    assert n[ledger.PENDING] == len(ledger.CLAIMS) - 4
     summary = ledger.render_summary(rows)
     assert f"**4 of {len(ledger.CLAIMS)}** claims have a verdict;" in summary
     assert f"{len(ledger.CLAIMS) - 4} are not yet in a chapter" in summary
@@ -188,7 +194,8 @@ def test_chapters_outside_the_toc_are_named_not_linked(tmp_path):
     )
     assert ledger.main(["--root", str(tmp_path)]) == 0
     text = (tmp_path / "book" / "claims.md").read_text()
-    assert "07_demo.ipynb" not in text and "(chapter not in the book yet)" in text
+    assert "07_demo.ipynb" not in text
+    assert "(chapter not in the book yet)" in text
     (tmp_path / "_toc.yml").write_text(
         "root: book/intro\nchapters:\n  - file: notebooks/07_demo.ipynb\n"
     )
@@ -234,7 +241,8 @@ def test_intervals_rules_and_inconclusive_reach_the_ledger(tmp_path):
     (tmp_path / "notebooks").mkdir()
     _nb(tmp_path / "notebooks" / "07_demo.ipynb", [line])
     rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
-    assert rows[0]["interval"] == d.interval_text() and rows[0]["note"] == "tiny task"
+    assert rows[0]["interval"] == d.interval_text()
+    assert rows[0]["note"] == "tiny task"
     text = ledger.render(rows, versions)
     assert "**inconclusive on this budget** 1" in text
     page = _html(text)
@@ -263,7 +271,8 @@ def test_rows_name_the_versions_they_were_measured_on(tmp_path):
         tds = re.findall(r"<td>(.*?)</td>", tr, flags=re.S)
         assert len(tds) == 5  # claim, source, verdict, evidence, measured in
         assert tds[4].endswith('<span class="measured-on">torch 9 · fastai 9</span>')
-    assert "## Newest releases" in text and "No canary has run yet" in text
+    assert "## Newest releases" in text
+    assert "No canary has run yet" in text
 
 
 CANARY = {
@@ -305,14 +314,16 @@ def test_the_canary_result_reaches_the_ledger(tmp_path):
     assert ledger.main(["--root", str(tmp_path)]) == 0
     text = (tmp_path / "book" / "claims.md").read_text()
     section = text.split("## Newest releases", 1)[1]
-    assert "2026-12-01" in section and "torch 9.1, torchvision 1, fastai 9" in section
+    assert "2026-12-01" in section
+    assert "torch 9.1, torchvision 1, fastai 9" in section
     assert "(the committed outputs: torch 9, fastai 9)" in section
     assert "**1 of 3** verdicts agree, 1 cell(s) failed, and 1 other cell(s)" in section
     assert (
         "- `dlr-slice-single`: [outdated]{.verdict .verdict-outdated} with the lock, "
         "[does not hold]{.verdict .verdict-fails} with the newest releases\n"
     ) in section
-    assert "- `fd-adam`: " in section and "(the chapter has changed since)" in section
+    assert "- `fd-adam`: " in section
+    assert "(the chapter has changed since)" in section
     assert "- failed: 07\\_demo cell 3: VerdictMismatch" in section
     assert "Not covered by that run (1): `fd-conv-matmul`." in section
     rows = {
@@ -446,7 +457,8 @@ def test_rows_show_control_scope_finding_and_note_in_order(tmp_path):
     (tmp_path / "notebooks").mkdir()
     _nb(tmp_path / "notebooks" / "07_demo.ipynb", [NEW_FIELDS])
     rows, versions = ledger.read_verdicts(tmp_path / "notebooks")
-    assert rows[0]["scope"].startswith("128 synthetic") and rows[0]["control"]
+    assert rows[0]["scope"].startswith("128 synthetic")
+    assert rows[0]["control"]
     text = ledger.render(rows, versions)
     row = next(line for line in text.splitlines() if "`dlr-helps`" in line)
     order = [
@@ -498,7 +510,8 @@ def test_rows_with_a_registered_rule_show_its_date_and_link_its_history(tmp_path
     # a toc without the rules page: its date, no link to a page the book lacks
     toc = frozenset({"notebooks/07_demo"})
     text = ledger.render(rows, versions, toc, rules=RULES)
-    assert "rules.md" not in text and "rule registered 2026-12-06" in text
+    assert "rules.md" not in text
+    assert "rule registered 2026-12-06" in text
 
 
 def test_rules_page_lists_every_rule_by_chapter_with_its_history(tmp_path):
@@ -545,16 +558,19 @@ def test_rules_page_lists_every_rule_by_chapter_with_its_history(tmp_path):
         in control
     )
     assert "Verdict:" not in control  # the claim's verdict is under its main rule
-    assert "(no result had been seen)" in control and "- **control**: none" in control
+    assert "(no result had been seen)" in control
+    assert "- **control**: none" in control
     xent = page.split("### fd-xent\n")[1]
-    assert "- **design**: equivalence" in xent and "- **margin**: 0.01" in xent
+    assert "- **design**: equivalence" in xent
+    assert "- **margin**: 0.01" in xent
     assert "BCa bootstrap interval of the mean, 90% two-sided" in xent
     assert "smallest effect" not in xent
     # no table: a list wraps on a phone (tests/test_site.py checks pages at 390 px)
     assert not [line for line in page.splitlines() if line.startswith("|")]
     # every same-page link lands on a heading, with the anchor MyST gives it
     slugs, problems = _docutils_slugs(page)
-    assert set(anchors.values()) <= slugs and not problems, (slugs, problems)
+    assert set(anchors.values()) <= slugs, (slugs, problems)
+    assert not problems, (slugs, problems)
 
 
 def test_rules_page_anchors_survive_a_clash(tmp_path):
@@ -564,7 +580,8 @@ def test_rules_page_anchors_survive_a_clash(tmp_path):
     }
     page, anchors = ledger.render_rules(rules, titles={"07_fd-xent": "fd-xent"})
     slugs, _ = _docutils_slugs(page)
-    assert anchors == {"fd-xent": "fd-xent-1"} and "fd-xent-1" in slugs
+    assert anchors == {"fd-xent": "fd-xent-1"}
+    assert "fd-xent-1" in slugs
 
 
 def test_build_writes_the_rules_page_from_the_registry(tmp_path, monkeypatch):

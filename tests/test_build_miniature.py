@@ -43,7 +43,8 @@ def pets(tmp_path_factory):
 
 def test_the_37_breeds_as_lesson_one_reads_them():
     assert len(set(miniature.BREEDS)) == 37
-    assert len(miniature.CATS) == 12 and len(miniature.DOGS) == 25
+    assert len(miniature.CATS) == 12
+    assert len(miniature.DOGS) == 25
     assert all(b[0].isupper() for b in miniature.CATS)  # cats capitalised
     assert all(b == b.lower() for b in miniature.DOGS)  # dogs in lower case
     for breed in ("Abyssinian", "great_pyrenees", "British_Shorthair"):
@@ -74,7 +75,7 @@ def test_pets_folder_is_deterministic(pets, tmp_path):
         a = sorted((pets / "images").glob(f"{name}_*.jpg"))
         b = sorted((again / "images").glob(f"{name}_*.jpg"))
         assert [p.name for p in a] == [p.name for p in b]
-        assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b))
+        assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=False))
 
 
 def test_each_breed_has_a_look_of_its_own(pets):
@@ -144,7 +145,8 @@ def test_cli_builds_a_miniature_the_mini_budget_runs_on(
     budget = setup(quiet=True)
     assert budget.name == "mini"
     dls = budget_dls(budget)
-    assert dls.c == 37 and len(dls.train_ds) + len(dls.valid_ds) == 37 * 5
+    assert dls.c == 37
+    assert len(dls.train_ds) + len(dls.valid_ds) == 37 * 5
     learn = vision_learner(dls, budget_arch(budget), n_out=dls.c)
     stem_bn = learn.model[0][1]
     assert not torch.allclose(stem_bn.running_var, torch.ones_like(stem_bn.running_var))
@@ -175,7 +177,8 @@ def test_run_chapters_reports_each_chapter(tmp_path, monkeypatch, capsys):
     assert (logs / "02_bad.log").exists()
     out = capsys.readouterr().out
     assert re.search(r"01_good.ipynb\s+ok\s+[\d.]+ s wall\s+[\d.]+ s CPU\s+\d+ MB", out)
-    assert re.search(r"02_bad.ipynb\s+FAILED", out) and "broken on mini" in out
+    assert re.search(r"02_bad.ipynb\s+FAILED", out)
+    assert "broken on mini" in out
     assert "failed: 02_bad.ipynb" in out
     assert out.splitlines()[-1] == "chapters: 1 passed, 1 failed"  # what CI reads
 
@@ -189,10 +192,8 @@ def _config():
 
 def test_colab_cell_installs_the_configured_release():
     url, ref = miniature.colab_ref(ROOT)
-    assert (
-        url == _config()["repository"]["url"]
-        and ref == _config()["repository"]["branch"]
-    )
+    assert url == _config()["repository"]["url"]
+    assert ref == _config()["repository"]["branch"]
     assert re.fullmatch(r"v\d+\.\d+\.\d+", ref), "a release tag, not a moving branch"
     cell = miniature.colab_cell(url, ref)
     assert f'"claimbook @ git+{url}@{ref}"' in cell
@@ -224,7 +225,8 @@ def test_check_and_fix_colab_on_a_copy(tmp_path):
     nb["cells"][0]["source"] = ["# an old Colab cell\n", "pass"]
     (tmp_path / "notebooks" / src.name).write_text(json.dumps(nb))
     problems = miniature.check_colab(tmp_path)
-    assert len(problems) == 1 and "00_start_here.ipynb" in problems[0]
+    assert len(problems) == 1
+    assert "00_start_here.ipynb" in problems[0]
     assert miniature.fix_colab(tmp_path) == [tmp_path / "notebooks" / src.name]
     assert miniature.check_colab(tmp_path) == []
     fixed = json.loads((tmp_path / "notebooks" / src.name).read_text())
@@ -331,7 +333,8 @@ def test_binder_installs_the_cpu_build_of_the_pinned_stack():
     assert re.search(r"^\.$", text, re.M), "Binder must install this package"
     for name in ("torch", "torchvision"):
         (spec,) = ours[name].specifier
-        assert spec.operator == "==" and spec.version.endswith("+cpu"), name
+        assert spec.operator == "==", name
+        assert spec.version.endswith("+cpu"), name
         (want,) = [s for s in pinned[name].specifier if s.operator == "=="]
         assert spec.version == f"{want.version}+cpu", (name, spec, want)
     for name, req in ours.items():
@@ -409,4 +412,5 @@ def test_the_citation_file_names_this_release_and_repository():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert str(cff["version"]) == claimbook.__version__
     assert cff["repository-code"] == config["repository"]["url"]
-    assert cff["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text()
+    assert cff["license"] == "MIT"
+    assert "MIT License" in (ROOT / "LICENSE").read_text()

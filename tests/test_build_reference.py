@@ -34,7 +34,9 @@ def _project(tmp_path):
 def test_fingerprint_names_vendor_and_kernel_family():
     fp = cpu_fingerprint()
     vendor, cap = fp.rsplit(" ", 1)
-    assert vendor and cap and fp == cpu_fingerprint()
+    assert vendor
+    assert cap
+    assert fp == cpu_fingerprint()
 
 
 def test_committed_cpu_read_from_the_versions_line(tmp_path):
@@ -46,14 +48,15 @@ def test_committed_cpu_read_from_the_versions_line(tmp_path):
     assert reference.mismatches(got, "Y AVX512") == {"00_a": "X AVX2"}
 
 
-@pytest.mark.parametrize("made_here, rc", [(True, 0), (False, 1)])
+@pytest.mark.parametrize(("made_here", "rc"), [(True, 0), (False, 1)])
 def test_exit_code_says_whether_to_compare_strictly(tmp_path, capsys, made_here, rc):
     _project(tmp_path)
     cpu = cpu_fingerprint() if made_here else "Other AVX1"
     _chapter(tmp_path, "00_a", f"versions: python 3.11, cpu {cpu}\n")
     assert reference.main(["--root", str(tmp_path)]) == rc
     out = capsys.readouterr().out
-    assert ("runs lax" in out) == (not made_here) and cpu_fingerprint() in out
+    assert ("runs lax" in out) == (not made_here)
+    assert cpu_fingerprint() in out
 
 
 def test_another_cpu_turns_the_guard_into_a_report(monkeypatch, capsys):

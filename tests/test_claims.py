@@ -19,7 +19,7 @@ from claimbook.claims import (
 
 
 @pytest.mark.parametrize(
-    "holds, caveat, held_then, expected",
+    ("holds", "caveat", "held_then", "expected"),
     [
         (True, None, None, HOLDS),
         (True, "only for X", None, CAVEAT),
@@ -42,7 +42,7 @@ def test_decide_rejects_holds_now_but_not_then():
 
 
 @pytest.mark.parametrize(
-    "x, out",
+    ("x", "out"),
     [
         (0.0, "0"),
         (1.23456, "1.23"),
@@ -71,11 +71,13 @@ def test_record_prints_one_parsable_line(capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     d = parse_line(out.strip())
-    assert (
-        d["id"] == "fd-xent" and d["verdict"] == HOLDS and d["source"] == "FA18 L2, L5"
-    )
-    assert d["evidence"] == "diff=1.23e-09, n=3" and d["note"] == ""
-    assert v.verdict == HOLDS and claims.RECORDED["fd-xent"] == v
+    assert d["id"] == "fd-xent"
+    assert d["verdict"] == HOLDS
+    assert d["source"] == "FA18 L2, L5"
+    assert d["evidence"] == "diff=1.23e-09, n=3"
+    assert d["note"] == ""
+    assert v.verdict == HOLDS
+    assert claims.RECORDED["fd-xent"] == v
 
 
 def test_record_with_scope_and_finding_roundtrips(capsys):
@@ -87,7 +89,8 @@ def test_record_with_scope_and_finding_roundtrips(capsys):
         finding="better on 2 of 3 tasks",
     )
     d = parse_line(capsys.readouterr().out)
-    assert v.verdict == d["verdict"] == CAVEAT and d["evidence"] == "gap=0.1 (rmse)"
+    assert v.verdict == d["verdict"] == CAVEAT
+    assert d["evidence"] == "gap=0.1 (rmse)"
     assert d["scope"] == "synthetic ratings, 3 epochs"
     assert d["finding"] == "better on 2 of 3 tasks"
 
@@ -102,7 +105,8 @@ def test_then_names_where_the_2018_side_comes_from(capsys):
     )
     d = parse_line(capsys.readouterr().out)
     assert v.verdict == d["verdict"] == OUTDATED
-    assert d["then"] == "measured on fastai 1.0.28's code" and d["note"] == ""
+    assert d["then"] == "measured on fastai 1.0.28's code"
+    assert d["note"] == ""
 
 
 def test_scope_alone_does_not_make_a_caveat(capsys):
@@ -182,4 +186,5 @@ def test_inventory_rejects_malformed_rows():
 def test_every_claim_has_a_known_source():
     for cid, (src, chapter, text) in claims.CLAIMS.items():
         assert src.split()[0] in claims.BIBLIOGRAPHY, cid
-        assert re.fullmatch(r"\d\d_[a-z_]+", chapter) and text.endswith("."), cid
+        assert re.fullmatch(r"\d\d_[a-z_]+", chapter), cid
+        assert text.endswith("."), cid

@@ -27,31 +27,37 @@ from claimbook.data import (
 def test_shapes_are_deterministic_and_seed_dependent():
     a, b = make_shapes(64, seed=3), make_shapes(64, seed=3)
     c = make_shapes(64, seed=4)
-    assert np.array_equal(a.x, b.x) and np.array_equal(a.boxes, b.boxes)
+    assert np.array_equal(a.x, b.x)
+    assert np.array_equal(a.boxes, b.boxes)
     assert not np.array_equal(a.x, c.x)
     assert not np.array_equal(a.x, make_shapes(64, seed=3, split="valid").x)
 
 
 @pytest.mark.parametrize(
-    "task, classes", [("source", SOURCE_CLASSES), ("target", TARGET_CLASSES)]
+    ("task", "classes"), [("source", SOURCE_CLASSES), ("target", TARGET_CLASSES)]
 )
 def test_shapes_ground_truth(task, classes):
     d = make_shapes(240, task=task, size=32, seed=0)
-    assert d.x.shape == (240, 3, 32, 32) and d.x.dtype == np.float32
-    assert 0.0 <= d.x.min() and d.x.max() <= 1.0
+    assert d.x.shape == (240, 3, 32, 32)
+    assert d.x.dtype == np.float32
+    assert 0.0 <= d.x.min()
+    assert d.x.max() <= 1.0
     assert d.classes == classes
     assert np.bincount(d.y).tolist() == [240 // len(classes)] * len(classes)  # balanced
-    for m, (x0, y0, x1, y1) in zip(d.masks, d.boxes):
+    for m, (x0, y0, x1, y1) in zip(d.masks, d.boxes, strict=False):
         assert m.sum() > 10
         inside = np.zeros_like(m)
         inside[y0:y1, x0:x1] = True
         assert not (m & ~inside).any()  # mask within box
-        assert m[y0].any() and m[y1 - 1].any() and m[:, x0].any() and m[:, x1 - 1].any()
+        assert m[y0].any()
+        assert m[y1 - 1].any()
+        assert m[:, x0].any()
+        assert m[:, x1 - 1].any()
 
 
 def test_shape_pixels_differ_from_background():
     d = make_shapes(200, seed=1, noise=0.0)
-    for img, m in zip(d.x, d.masks):
+    for img, m in zip(d.x, d.masks, strict=False):
         fg = img[:, m].mean(1)
         bg = img[:, ~m].mean(1)
         assert np.abs(fg - bg).max() > 0.2  # visible in at least one channel
@@ -79,20 +85,27 @@ def test_shapes_dls_batches():
     b = get_budget("small", device="cpu")
     dls = shapes_dls(b, "target", bs=32)
     xb, yb = dls.one_batch()
-    assert tuple(xb.shape) == (32, 3, 32, 32) and yb.max() < 4 and dls.c == 4
+    assert tuple(xb.shape) == (32, 3, 32, 32)
+    assert yb.max() < 4
+    assert dls.c == 4
     dls2 = shapes_dls(b, "target", bs=32)
     assert np.array_equal(dls2.one_batch()[1].numpy(), yb.numpy())  # same shuffle
 
 
 def test_tabular_sequence_ratings():
     t = make_tabular(500, seed=0)
-    assert t.x.shape == (500, 8) and set(np.unique(t.y)) <= {0, 1, 2}
+    assert t.x.shape == (500, 8)
+    assert set(np.unique(t.y)) <= {0, 1, 2}
     assert np.array_equal(t.y, make_tabular(500, seed=0).y)
     s = make_sequences(300, seed=0)
-    assert s.x.shape == (300, 12) and s.x.max() < s.vocab and 0.3 < s.y.mean() < 0.7
+    assert s.x.shape == (300, 12)
+    assert s.x.max() < s.vocab
+    assert 0.3 < s.y.mean() < 0.7
     r = make_ratings(1000, seed=0)
-    assert r.ratings.min() >= 0.5 and r.ratings.max() <= 5.0
-    assert r.users.max() < r.n_users and r.items.max() < r.n_items
+    assert r.ratings.min() >= 0.5
+    assert r.ratings.max() <= 5.0
+    assert r.users.max() < r.n_users
+    assert r.items.max() < r.n_items
 
 
 def _fake_pets(root, breeds=("Abyssinian", "great_pyrenees", "yorkshire_terrier"), n=6):
@@ -111,7 +124,7 @@ def _fake_pets(root, breeds=("Abyssinian", "great_pyrenees", "yorkshire_terrier"
 def test_pets_label_is_the_lessons_regex():
     assert pets_label("great_pyrenees_173.jpg") == "great_pyrenees"
     assert pets_label("/x/Abyssinian_1.jpg") == "Abyssinian"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="notes.txt"):
         pets_label("notes.txt")
 
 
@@ -119,10 +132,11 @@ def test_pets_loader_on_a_folder_in_the_pets_layout(tmp_path):
     root = _fake_pets(tmp_path / "oxford-iiit-pet")
     dls = pets_dls(root, size=32, bs=4, seed=42, device="cpu")
     assert list(dls.vocab) == ["Abyssinian", "great_pyrenees", "yorkshire_terrier"]
-    assert len(dls.train_ds) + len(dls.valid_ds) == 18 and len(dls.valid_ds) == 3
+    assert len(dls.train_ds) + len(dls.valid_ds) == 18
+    assert len(dls.valid_ds) == 3
     xb, yb = dls.one_batch()
     assert tuple(xb.shape) == (4, 3, 32, 32)
-    for fname, (_, y) in zip(dls.valid_ds.items, dls.valid_ds):
+    for fname, (_, y) in zip(dls.valid_ds.items, dls.valid_ds, strict=False):
         assert dls.vocab[int(y)] == pets_label(fname)
 
 
@@ -192,7 +206,7 @@ def _bad_folder(tmp_path, problem):
 
 
 @pytest.mark.parametrize(
-    "problem, message",
+    ("problem", "message"),
     [
         ("no-images", r"no images under .*pets-no-images/images"),
         ("names", r"6 of 11 images under .*pets-names/images have names.*IMG_0000"),
@@ -225,7 +239,8 @@ def test_check_pets_reads_the_layout(tmp_path):
     )  # as in the real set
     (root / "images" / ".DS_Store").write_bytes(b"")
     found = check_pets(root)
-    assert found.n_images == 15 and found.path == root
+    assert found.n_images == 15
+    assert found.path == root
     assert found.breeds == ("Abyssinian", "great_pyrenees", "yorkshire_terrier")
     with pytest.raises(PetsUnavailable, match="CLAIMBOOK_PETS=/nowhere: no such"):
         check_pets("/nowhere", origin="CLAIMBOOK_PETS=")
@@ -242,7 +257,8 @@ def test_offline_probe_gives_up_quickly(monkeypatch):
         raise OSError("unreachable")
 
     monkeypatch.setattr("socket.create_connection", refuse)
-    assert data._online() is False and 0 < seen["timeout"] <= 5
+    assert data._online() is False
+    assert 0 < seen["timeout"] <= 5
 
 
 def test_pets_loader_rejects_empty_folder(tmp_path):
@@ -257,9 +273,8 @@ def test_tensor_dls_no_workers_seeded_and_leaves_random_alone():
     x, y = tr.tensors()
     train, valid = (x[:64], y[:64]), va.tensors()
     dls = tensor_dls(train, valid, bs=16, seed=3, c=4)
-    assert dls.c == 4 and all(
-        dl.fake_l.num_workers == 0 for dl in (dls.train, dls.valid)
-    )
+    assert dls.c == 4
+    assert all(dl.fake_l.num_workers == 0 for dl in (dls.train, dls.valid))
     first = dls.one_batch()[1]
     assert torch.equal(tensor_dls(train, valid, bs=16, seed=3).one_batch()[1], first)
     assert not torch.equal(
@@ -277,8 +292,10 @@ def test_tensor_dls_no_workers_seeded_and_leaves_random_alone():
 def test_budget_dls_small_is_the_shapes_task(no_env_budget):
     b = get_budget("small")
     dls = budget_dls(b, "target")
-    assert dls.vocab == list(TARGET_CLASSES) and dls.c == 4
-    assert len(dls.train_ds) == b.n_train and dls.train.bs == b.bs
+    assert dls.vocab == list(TARGET_CLASSES)
+    assert dls.c == 4
+    assert len(dls.train_ds) == b.n_train
+    assert dls.train.bs == b.bs
 
 
 def test_budget_dls_full_path_reads_pets(tmp_path, monkeypatch, no_env_budget):
@@ -287,7 +304,8 @@ def test_budget_dls_full_path_reads_pets(tmp_path, monkeypatch, no_env_budget):
     dls = budget_dls(get_budget("mini"), bs=4)
     xb, _ = dls.one_batch()
     b = get_budget("mini")
-    assert tuple(xb.shape[1:]) == (3, b.img_size, b.img_size) and dls.c == 3
+    assert tuple(xb.shape[1:]) == (3, b.img_size, b.img_size)
+    assert dls.c == 3
 
 
 def test_box_from_masks_is_the_tight_box_the_generator_reports():

@@ -44,7 +44,9 @@ def test_clean_model_passes():
     for i in range(len(X)):
         dep = backprop_dependencies(model, X, i)
         assert isinstance(dep, BatchDependencies)
-        assert dep.ok and dep.independent and dep.receives == (i,)
+        assert dep.ok
+        assert dep.independent
+        assert dep.receives == (i,)
         assert all(
             g == 0.0 for j, g in enumerate(dep.grad_norms) if j != i
         )  # exact zeros
@@ -54,7 +56,8 @@ def test_clean_model_passes():
 def test_view_instead_of_permute_is_caught():
     model = RowSeq(bug=True)
     dep = backprop_dependencies(model, X, 2)
-    assert not dep.ok and dep.leaks  # other examples feed example 2's output
+    assert not dep.ok
+    assert dep.leaks
     assert len(dep.receives) > 1
 
 
@@ -65,10 +68,12 @@ def test_same_output_shape_so_only_the_check_sees_the_bug():
 def test_batchnorm_train_mode_leaks_eval_mode_does_not():
     model = conv_bn().train()
     dep = backprop_dependencies(model, X, 0)
-    assert dep.training and dep.leaks == (1, 2, 3, 4, 5)
+    assert dep.training
+    assert dep.leaks == (1, 2, 3, 4, 5)
     model.eval()
     dep = backprop_dependencies(model, X, 0)
-    assert not dep.training and dep.ok
+    assert not dep.training
+    assert dep.ok
 
 
 def test_mode_buffers_and_param_grads_are_left_alone():
@@ -81,9 +86,8 @@ def test_mode_buffers_and_param_grads_are_left_alone():
     )
     backprop_dependencies(model, X, 3)
     assert model.training
-    assert torch.equal(bn.running_mean, before[0]) and torch.equal(
-        bn.running_var, before[1]
-    )
+    assert torch.equal(bn.running_mean, before[0])
+    assert torch.equal(bn.running_var, before[1])
     assert int(bn.num_batches_tracked) == before[2]
     assert all(p.grad is None for p in model.parameters())
 
@@ -93,7 +97,8 @@ def test_dependency_matrix_is_diagonal_for_clean_model():
     m = dependency_matrix(model, X)
     assert m.shape == (6, 6)
     off = m - torch.diag(torch.diag(m))
-    assert torch.count_nonzero(off) == 0 and bool((torch.diag(m) > 0).all())
+    assert torch.count_nonzero(off) == 0
+    assert bool((torch.diag(m) > 0).all())
     leaky = dependency_matrix(RowSeq(bug=True), X)
     assert torch.count_nonzero(leaky - torch.diag(torch.diag(leaky))) > 0
 
@@ -107,7 +112,8 @@ def test_batch_dim_one_for_sequence_first_inputs():
 
     xs = torch.rand(7, 3, 4)
     dep = backprop_dependencies(Last(), xs, 1, batch_dim=1)
-    assert dep.ok and len(dep.grad_norms) == 3
+    assert dep.ok
+    assert len(dep.grad_norms) == 3
 
 
 def test_bad_inputs_are_errors():
@@ -126,6 +132,8 @@ def test_recurrent_model_in_eval_mode(device):
     # refuse backward in eval mode, so the check must not depend on them
     model = RowSeq(bug=False).to(device).eval()
     dep = backprop_dependencies(model, X.to(device), 3)
-    assert not dep.training and dep.ok and dep.receives == (3,)
+    assert not dep.training
+    assert dep.ok
+    assert dep.receives == (3,)
     buggy = RowSeq(bug=True).to(device).eval()
     assert backprop_dependencies(buggy, X.to(device), 3).leaks

@@ -32,22 +32,28 @@ def _sample(mean, sd, n=12, seed=0):
 
 def test_clear_effect_holds():
     d = decide(_sample(0.10, 0.01), GAIN)
-    assert d.outcome == "holds" and d.low >= 0.02 and d.n == 12
+    assert d.outcome == "holds"
+    assert d.low >= 0.02
+    assert d.n == 12
 
 
 def test_clear_reverse_effect_does_not_hold():
     d = decide(_sample(-0.10, 0.01), GAIN)
-    assert d.outcome == "fails" and d.high < 0
+    assert d.outcome == "fails"
+    assert d.high < 0
 
 
 def test_pure_noise_is_inconclusive():
     d = decide(_sample(0.0, 0.2), GAIN)
-    assert d.outcome == "inconclusive" and d.low < 0.02 <= d.high
+    assert d.outcome == "inconclusive"
+    assert d.low < 0.02 <= d.high
 
 
 def test_effect_below_the_smallest_that_matters_does_not_hold():
     d = decide(_sample(0.005, 0.002), GAIN)
-    assert d.outcome == "fails" and 0 < d.low and d.high < 0.02
+    assert d.outcome == "fails"
+    assert 0 < d.low
+    assert d.high < 0.02
 
 
 def test_claimed_decrease_mirrors_the_rule():
@@ -62,14 +68,16 @@ def test_t_interval_is_scipys():
     x = _sample(0.1, 0.05, n=8, seed=3)
     mean, low, high = interval(x, GAIN)
     ci = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
-    assert mean == pytest.approx(x.mean()) and (low, high) == pytest.approx(ci)
+    assert mean == pytest.approx(x.mean())
+    assert (low, high) == pytest.approx(ci)
 
 
 def test_bootstrap_interval_is_fixed_between_calls():
     rule = Rule("gain", "greater", 0.02, method="bootstrap")
     x = _sample(0.1, 0.05, n=10, seed=4)
     a, b = interval(x, rule), interval(x, rule)
-    assert a == b and a[1] < x.mean() < a[2]
+    assert a == b
+    assert a[1] < x.mean() < a[2]
 
 
 def test_proportion_uses_the_exact_binomial_interval():
@@ -95,9 +103,11 @@ def test_identical_continuous_replicates_are_not_a_zero_width_interval():
 def test_all_equal_successes_go_through_the_exact_binomial():
     rule = Rule("the pick is good", "greater", 0.6, method="proportion")
     d = decide([1] * 8, rule)
-    assert d.effect == 1 and d.high == 1
+    assert d.effect == 1
+    assert d.high == 1
     assert d.low == pytest.approx(stats.beta.ppf(0.025, 8, 1))  # 0.631
-    assert d.low == pytest.approx(0.631, abs=5e-4) and d.outcome == "holds"
+    assert d.low == pytest.approx(0.631, abs=5e-4)
+    assert d.outcome == "holds"
 
 
 def test_bad_rules_and_samples_are_errors():
@@ -138,7 +148,8 @@ def test_record_takes_a_decision(capsys):
     parsed = claims.parse_line(line)
     assert parsed["verdict"] == claims.INCONCLUSIVE
     assert parsed["evidence"] == "head_only=0.800"
-    assert parsed["interval"] == d.interval_text() and parsed["rule"] == GAIN.describe()
+    assert parsed["interval"] == d.interval_text()
+    assert parsed["rule"] == GAIN.describe()
     held = claims.record(
         "dlr-helps", decision=decide(_sample(0.1, 0.01), GAIN), finding="on 1 of 2"
     )
@@ -167,7 +178,8 @@ def test_float_tolerance_covers_a_real_reduction():
     a, b = torch.rand(64, 512, generator=g), torch.rand(512, 64, generator=g)
     err = ((a @ b).double() - a.double() @ b.double()).abs().max().item()
     tol = float_tolerance(torch.float32, 512, magnitude=(a @ b).abs().max().item())
-    assert 0 < err < tol and err > tol / 1e4
+    assert 0 < err < tol
+    assert err > tol / 1e4
 
 
 def test_a_zero_threshold_prints_without_a_sign():
@@ -200,7 +212,8 @@ def test_non_inferiority_reads_the_lower_bound_strictly():
     d = decide(at, NI)
     assert d.low == pytest.approx(-0.02, abs=1e-12)
     above = decide(_fixed(-0.02 + hw + 1e-6, sd, n), NI)
-    assert above.outcome == "holds" and above.low > -0.02
+    assert above.outcome == "holds"
+    assert above.low > -0.02
     below = decide(_fixed(-0.02 + hw - 1e-6, sd, n), NI)
     assert below.outcome == "inconclusive"
     assert decide(_fixed(-0.1, sd, n), NI).outcome == "fails"
@@ -271,7 +284,8 @@ def test_an_unattainable_proportion_rule_cannot_decide():
     assert rule.attainable(5) == {"holds": False, "fails": True}  # 0.478 < 0.6
     assert rule.attainable(4) == {"holds": False, "fails": False}  # 0.398, 0.602
     d = decide([1] * 5, rule)  # one unreachable outcome is enough to refuse
-    assert d.outcome == "undecidable" and "'holds' cannot be reached at n=5" in d.reason
+    assert d.outcome == "undecidable"
+    assert "'holds' cannot be reached at n=5" in d.reason
     assert Rule("x", "greater", 0.05, method="proportion").attainable(4) == {
         "holds": True,
         "fails": False,  # no success at n=4 still leaves 0.602 above 0.05
@@ -298,10 +312,12 @@ def test_a_failed_positive_control_leaves_the_claim_not_checked():
     weak = decide_control(_sample(0.0, 0.05), CONTROL)
     assert weak.outcome == "inconclusive"
     d = decide(_sample(0.1, 0.01), rule, control=weak)
-    assert d.outcome == "not checked" and "did not show the known effect" in d.reason
+    assert d.outcome == "not checked"
+    assert "did not show the known effect" in d.reason
     strong = decide_control(_sample(0.1, 0.01), CONTROL)
     d = decide(_sample(0.1, 0.01), rule, control=strong)
-    assert d.outcome == "holds" and d.control is strong
+    assert d.outcome == "holds"
+    assert d.control is strong
     assert d.control_text().startswith("x:control: mean +0.1")
 
 
@@ -314,7 +330,8 @@ def test_margin_at_most_half_the_controls_lower_bound():
     too_big = Rule("a", "greater", design="non-inferiority", margin=0.0201)
     assert control_bar(ok, ctrl) == (True, "")
     fine, why = control_bar(too_big, ctrl)
-    assert not fine and "more than half" in why
+    assert not fine
+    assert "more than half" in why
     d = decide(_sample(0.0, 0.001), too_big, control=ctrl)
     assert d.outcome == "not checked"
     # the case: unfreezing gains 1.5 points, a 2-point margin can't answer
@@ -327,7 +344,8 @@ def test_negative_control_must_come_out_as_predicted():
     ok = decide_negative_control(_sample(0.0, 0.001), same, "holds")
     assert ok.outcome == "holds"
     bad = decide_negative_control(_sample(0.1, 0.001), same, "holds")
-    assert bad.outcome == "not checked" and "negative control" in bad.reason
+    assert bad.outcome == "not checked"
+    assert "negative control" in bad.reason
     with pytest.raises(RuleError):
         decide_control(_sample(0.1, 0.01), same)
 
@@ -365,7 +383,9 @@ def test_tasks_are_decided_each_and_counted():
 
 def test_exact_check_uses_its_tolerance():
     c = exact_check([1.0, 1.0 + 1e-9], 1.0, tol=1e-8, what="share = 1")
-    assert c.ok and c.worst == pytest.approx(1e-9) and c.n == 2
+    assert c.ok
+    assert c.worst == pytest.approx(1e-9)
+    assert c.n == 2
     assert "worst |deviation| 1e-09 <= tolerance 1e-08" in str(c)
     assert not exact_check([1.0, 1.1], 1.0, tol=1e-8).ok
     with pytest.raises(RuleError):
@@ -380,7 +400,8 @@ def test_record_prints_the_control_and_not_checked_reason(capsys):
     )
     d = claims.parse_line(capsys.readouterr().out)
     assert v.verdict == claims.NOT_CHECKED == d["verdict"]
-    assert d["control"].startswith("x:control: mean") and "inconclusive" in d["control"]
+    assert d["control"].startswith("x:control: mean")
+    assert "inconclusive" in d["control"]
     assert "did not show the known effect" in d["note"]
     with pytest.raises(claims.ClaimError, match="reason"):
         claims.record("fa-fp16", holds=None, evidence="")

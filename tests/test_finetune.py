@@ -76,7 +76,7 @@ def test_batches_are_a_function_of_seed_and_epoch():
     assert e0 == [yb.tolist() for _, yb in b.epoch(0)]
     assert e0 != [yb.tolist() for _, yb in b.epoch(1)]
     assert e0 != [yb.tolist() for _, yb in TensorBatches(x, y, 8, 4).epoch(0)]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot fill a batch of 8"):
         TensorBatches(x[:4], y[:4], bs=8, seed=0)
 
 
@@ -84,7 +84,9 @@ def test_replicates_draw_their_own_data():
     budget = get_budget("small", device="cpu")
     sz = Sizes(8, 32, 16, 24, 8, 1, 1, 6)
     r1, r2 = replicate_data(budget, 1, sz), replicate_data(budget, 2, sz)
-    assert r1.n_out == 4 and r1.n_train == 32 and len(r1.train) == 4
+    assert r1.n_out == 4
+    assert r1.n_train == 32
+    assert len(r1.train) == 4
     assert sum(len(yb) for _, yb in r1.tune) == 16
     assert sum(len(yb) for _, yb in r1.test) == 24
     assert not torch.equal(r1.train.x, r2.train.x)
@@ -105,7 +107,9 @@ def test_plain_loop_equals_learner_fit_one_cycle(tmp_path):
     ft.fit_one_cycle(2, 3e-3, Replay(cap.epochs))
     ft.unfreeze()
     losses = ft.fit_one_cycle(1, slice(1e-4, 1e-3), Replay(cap.epochs))
-    assert len(losses) == 4 and ft.steps_done == 12 and ft.epochs_done == 3
+    assert len(losses) == 4
+    assert ft.steps_done == 12
+    assert ft.epochs_done == 3
     a, b = learn.model.state_dict(), ft.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["lr"] for h in ft.opt.hypers] == [h["lr"] for h in learn.opt.hypers]
@@ -137,7 +141,8 @@ def test_lr_find_stops_when_the_loss_diverges():
     ft = FineTuner(tiny_arch, 3, seed=0)
     ft.unfreeze()
     lrs, losses = ft.lr_find(TensorBatches(x, y, 8, 0), start_lr=1e-3, end_lr=1e6)
-    assert len(lrs) < 100 and losses[-1] > 4 * losses.min()
+    assert len(lrs) < 100
+    assert losses[-1] > 4 * losses.min()
 
 
 def test_snapshot_restore_replays_exactly_and_keeps_frozen_weights():
@@ -166,5 +171,6 @@ def test_new_head_comes_from_the_seed_and_keeps_the_callers_rng():
     a, b, c = (FineTuner(tiny_arch, 3, seed=s) for s in (1, 1, 2))
     assert torch.equal(torch.get_rng_state(), state)
     wa, wb, wc = (m.model[1][-1].weight for m in (a, b, c))
-    assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+    assert torch.equal(wa, wb)
+    assert not torch.equal(wa, wc)
     assert a.accuracy(TensorBatches(*_data(16), 8, 0)) in {i / 16 for i in range(17)}

@@ -47,16 +47,18 @@ def test_early_fastai_v1_divided_by_three():
 
 def test_ulmfit_factor_is_exactly_2_6_per_group():
     lrs = spread_lrs(slice(1e-2 / 2.6**4, 1e-2), 5)
-    assert [b / a for a, b in zip(lrs, lrs[1:])] == pytest.approx([2.6] * 4, rel=1e-12)
+    assert [b / a for a, b in zip(lrs, lrs[1:], strict=False)] == pytest.approx(
+        [2.6] * 4, rel=1e-12
+    )
     assert lrs == pytest.approx([1e-2 / 2.6**k for k in range(4, -1, -1)], rel=1e-12)
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n_groups=0"):
         spread_lrs(1e-3, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="use slice"):
         spread_lrs(slice(1e-5, 1e-3, 2), 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="use slice"):
         spread_lrs(slice(None), 3)
 
 
@@ -94,7 +96,7 @@ def test_partition_and_foreign_params():
     assert is_partition(m, [ps[:2], ps[2:]])
     assert not is_partition(m, [ps[:2], ps[1:]])  # overlap
     assert not is_partition(m, [ps[:2]])  # missing
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not in the model"):
         group_stats(m, [[nn.Parameter(torch.zeros(1))]])
 
 
@@ -111,9 +113,10 @@ def test_matches_fastai_resnet_groups():
     groups = _resnet_split(model)
     assert is_partition(model, groups)
     s = group_stats(model, groups)
-    assert len(s) == 3 and sum(g.n_params for g in s) == sum(
-        p.numel() for p in model.parameters()
-    )
-    assert s[0].modules[:2] == ("0.0", "0.1") and s[2].modules == ("1.2",)
+    assert len(s) == 3
+    assert sum(g.n_params for g in s) == sum(p.numel() for p in model.parameters())
+    assert s[0].modules[:2] == ("0.0", "0.1")
+    assert s[2].modules == ("1.2",)
     stages34 = sum(p.numel() for m in body[6:] for p in m.parameters())
-    assert s[1].n_params == stages34 and s[1].modules[0] == "0.6"
+    assert s[1].n_params == stages34
+    assert s[1].modules[0] == "0.6"

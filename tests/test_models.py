@@ -22,8 +22,10 @@ def test_layout_mirrors_torchvision_resnet():
 def test_cache_builds_once_then_loads(tmp_cache, monkeypatch):
     state1, info1 = pretrained_state(TINY)
     path = models.cache_path(TINY)
-    assert path.exists() and path.parent == tmp_cache
-    assert 0.0 <= info1["valid_acc"] <= 1.0 and info1["config"]["n_train"] == 64
+    assert path.exists()
+    assert path.parent == tmp_cache
+    assert 0.0 <= info1["valid_acc"] <= 1.0
+    assert info1["config"]["n_train"] == 64
 
     def boom(cfg):
         raise AssertionError("retrained although cached")
@@ -126,7 +128,8 @@ def test_weights_file_is_where_torchvision_looks(tmp_path, monkeypatch, offline)
     assert path == tmp_path / "torch" / "hub" / "checkpoints" / "resnet34-b627a593.pth"
     state = _fake_weights(path)
     model = torchvision.models.resnet34(weights="IMAGENET1K_V1")  # torch's own path
-    assert torch.equal(model.conv1.weight, state["conv1.weight"]) and not offline
+    assert torch.equal(model.conv1.weight, state["conv1.weight"])
+    assert not offline
 
 
 def test_mini_without_cached_weights_never_touches_the_network(
@@ -138,7 +141,8 @@ def test_mini_without_cached_weights_never_touches_the_network(
     with pytest.raises(models.WeightsUnavailable) as err:
         models.budget_arch(get_budget("mini", device="cpu"))
     msg = str(err.value)
-    assert "resnet34-b627a593.pth" in msg and str(tmp_path / "empty") in msg
+    assert "resnet34-b627a593.pth" in msg
+    assert str(tmp_path / "empty") in msg
     assert "bookbuild miniature" in msg
     assert offline == []  # not even a probe
 
@@ -163,7 +167,8 @@ def test_full_offline_without_weights_says_what_to_download(
 def test_full_online_leaves_the_download_to_torchvision(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     path = models.require_weights("resnet34", budget_name="full", online=True)
-    assert path.name == "resnet34-b627a593.pth" and not path.exists()
+    assert path.name == "resnet34-b627a593.pth"
+    assert not path.exists()
 
 
 def test_pretraining_uses_its_own_thread_count(tmp_cache):
@@ -193,7 +198,8 @@ def test_independent_bodies_differ_and_fastai_knows_them(tmp_cache, monkeypatch)
     monkeypatch.setattr(models, "_BODY_ARCHS", {})
     assert models.resnet_small_body(0) is resnet_small
     arch = models.resnet_small_body(2)
-    assert arch is models.resnet_small_body(2) and arch.__name__.endswith("body2")
+    assert arch is models.resnet_small_body(2)
+    assert arch.__name__.endswith("body2")
     assert model_meta[arch]["split"] is models.resnet_split
     a = arch(pretrained=True)
     b = resnet_small(pretrained=True, cfg=models.body_config(0))
@@ -203,7 +209,8 @@ def test_independent_bodies_differ_and_fastai_knows_them(tmp_cache, monkeypatch)
 
 def test_body_index_is_bounded():
     real = models.body_config
-    assert real(0) == PretrainConfig() and real(3).seed == 3
+    assert real(0) == PretrainConfig()
+    assert real(3).seed == 3
     with pytest.raises(ValueError, match="bodies"):
         real(models.N_BODIES)
 
@@ -212,5 +219,6 @@ def test_budget_bodies_per_budget():
     from claimbook.budget import get_budget
 
     small = models.budget_bodies(get_budget("small"))
-    assert len(small) == models.N_BODIES and small[0] is resnet_small
+    assert len(small) == models.N_BODIES
+    assert small[0] is resnet_small
     assert len({id(a) for a in small}) == models.N_BODIES

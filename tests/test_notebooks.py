@@ -37,9 +37,8 @@ def test_committed_with_outputs_and_no_errors(nb):
             text = "".join(out.get("text", "")) + "".join(
                 out.get("data", {}).get("text/html", "")
             )
-            assert "progress-bar" not in text and "<progress" not in text, (
-                f"{nb.name} cell {i}"
-            )
+            assert "progress-bar" not in text, f"{nb.name} cell {i}"
+            assert "<progress" not in text, f"{nb.name} cell {i}"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -47,9 +46,8 @@ def test_chapter_shape(nb):
     cells = _cells(nb)
     repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     first = "".join(cells[0]["source"])
-    assert cells[0]["cell_type"] == "code" and "google.colab" in first, (
-        "first cell: Colab install"
-    )
+    assert cells[0]["cell_type"] == "code", "first cell: Colab install"
+    assert "google.colab" in first, "first cell: Colab install"
     assert f"git+{repo}" in first, (
         "Colab cell must install from _config.yml's repository"
     )
@@ -65,7 +63,8 @@ def test_chapter_shape(nb):
     for heading in ("Learning goals", "## Verdicts", "## Exercises"):
         assert heading in md, f"{nb.name} lacks {heading!r}"
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    assert "setup(" in code and "record(" in code
+    assert "setup(" in code
+    assert "record(" in code
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -75,9 +74,9 @@ def test_ignored_outputs_say_why(nb):
         for j, line in enumerate(lines):
             if line.strip() in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"):
                 nxt = lines[j + 1].strip() if j + 1 < len(lines) else ""
-                assert nxt.startswith("#") and len(nxt) > 12, (
-                    f"{nb.name} cell {i}: say why the output is ignored, next line"
-                )
+                why = f"{nb.name} cell {i}: say why the output is ignored, next line"
+                assert nxt.startswith("#"), why
+                assert len(nxt) > 12, why
         tags = set(cell.get("metadata", {}).get("tags", []))
         assert not tags & {"nbval-ignore-output", "nbval-skip"}, (
             "use the commented marker"
@@ -95,4 +94,5 @@ def test_config_builds_toc_files_from_committed_outputs():
     assert cfg["only_build_toc_files"] is True
     # the book shows the committed outputs that nbval checked: it never re-executes
     assert cfg["execute"]["execute_notebooks"] == "off"
-    assert cfg["launch_buttons"]["colab_url"] and cfg["launch_buttons"]["binderhub_url"]
+    assert cfg["launch_buttons"]["colab_url"]
+    assert cfg["launch_buttons"]["binderhub_url"]

@@ -52,7 +52,7 @@ def test_a_well_formed_rule_has_no_problems():
 
 
 @pytest.mark.parametrize(
-    "change, problem",
+    ("change", "problem"),
     [
         ({"n": {"small": 8}}, "needs n for each"),
         ({"n": {"small": 8, "full": 0, "mini": 2}}, "whole numbers"),
@@ -71,7 +71,8 @@ def test_a_rule_edited_without_a_history_entry_is_caught():
     old = _file(**{"dlr-helps": GOOD})
     edited = dict(GOOD, min_effect=0.02)
     problems = check_history(old, _file(**{"dlr-helps": edited}), "02.toml")
-    assert len(problems) == 1 and "changed ['min_effect']" in problems[0]
+    assert len(problems) == 1
+    assert "changed ['min_effect']" in problems[0]
     entry = {
         "date": "2026-12-07",
         "change": "min_effect 0.01 -> 0.02",
@@ -103,7 +104,9 @@ def test_every_registered_rule_loads_and_names_a_known_claim():
             assert rules[t["control"]]["design"] == "superiority", key
         for budget in registry.BUDGETS:
             r = rule(key, budget)
-            assert isinstance(r, Rule) and r.n == t["n"][budget] and r.key == key
+            assert isinstance(r, Rule)
+            assert r.n == t["n"][budget]
+            assert r.key == key
 
 
 @pytest.mark.parametrize("budget", ["small", "full"])
@@ -123,7 +126,8 @@ def test_a_rule_loads_with_its_budgets_n_and_prints_its_design():
     small, mini = rule(key, "small"), rule(key, "mini")
     text = str(small)
     assert text.startswith(f"Rule {key}, registered ")
-    assert small.design_text() in text and f"n={small.n}" in text
+    assert small.design_text() in text
+    assert f"n={small.n}" in text
     assert small.n >= mini.n
     with pytest.raises(RegistryError, match="no rule"):
         rule("no-such-rule")

@@ -50,14 +50,17 @@ def test_a_broken_check_is_a_failed_row_not_a_crash(kit):
 
     row = renames.Rename("old()", "new()", 1, "fastai/x.py:old", "2.0", broken)
     (c,) = renames.run_checks(kit, [row])
-    assert not c.ok and c.result == "AttributeError: gone"
+    assert not c.ok
+    assert c.result == "AttributeError: gone"
 
 
 def test_rows_point_at_lessons_and_files_that_exist():
     for row in renames.RENAMES:
         assert row.lesson in wheels.LESSONS
         path, qualname = row.where.split(":")
-        assert path.startswith("fastai/") and path.endswith(".py") and qualname
+        assert path.startswith("fastai/")
+        assert path.endswith(".py")
+        assert qualname
         assert row.since
 
 

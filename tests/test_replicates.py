@@ -31,7 +31,7 @@ def _step_side_by_side(st, opt, models, opts, x, y):
         lambda o, t: F.cross_entropy(o, t, reduction="none"), st(x), y
     ).backward()
     opt.step()
-    for i, (m, o) in enumerate(zip(models, opts)):
+    for i, (m, o) in enumerate(zip(models, opts, strict=False)):
         o.zero_grad()
         F.cross_entropy(m.train()(x[i]), y[i]).backward()
         o.step()
@@ -54,7 +54,9 @@ def test_forward_and_copy_match_the_separate_models():
         back = st.copy(i)
         assert all(
             torch.equal(a, b)
-            for a, b in zip(back.state_dict().values(), m.state_dict().values())
+            for a, b in zip(
+                back.state_dict().values(), m.state_dict().values(), strict=False
+            )
         )
     with pytest.raises(ValueError, match="replicates"):
         st(x[0, :3])
@@ -81,11 +83,11 @@ def test_training_equals_separate_adam_runs_with_their_own_lrs(wd):
         torch.optim.AdamW(
             m.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd
         )
-        for m, lr in zip(models, lrs)
+        for m, lr in zip(models, lrs, strict=False)
     ]
     xs, ys = _data(4)
     xs = xs.double()
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=False):
         _step_side_by_side(st, opt, models, opts, x, y)
     # sums of 16 terms per step, amplified by at most lr / eps per step
     amp = max(lrs) / 1e-5
@@ -113,7 +115,7 @@ def test_scheduled_lr_and_momentum_equal_torch_adam_with_changing_betas():
     ]
     xs, ys = _data(m)
     peak = torch.tensor([1e-3, 1e-2, 3e-2], dtype=torch.float64)
-    for t, (x, y) in enumerate(zip(xs, ys)):
+    for t, (x, y) in enumerate(zip(xs, ys, strict=False)):
         frac = t / (len(xs) - 1)
         lr = peak * (0.04 + 0.96 * frac)
         mom = torch.tensor([0.95 - 0.1 * frac, 0.9, 0.85 + 0.1 * frac])
@@ -167,11 +169,11 @@ def test_stacked_sgd_equals_separate_torch_sgd_runs_with_their_own_lrs():
     assert opt.lr.dtype == torch.float32  # the chapter's dtype for the rates
     opts = [
         torch.optim.SGD(m.parameters(), lr=float(torch.tensor(lr)), momentum=0.9)
-        for m, lr in zip(models, lrs)
+        for m, lr in zip(models, lrs, strict=False)
     ]
     xs, ys = _data(4)
     xs = xs.double()
-    for x, y in zip(xs, ys):
+    for x, y in zip(xs, ys, strict=False):
         _step_side_by_side(st, opt, models, opts, x, y)
     tol = float_tolerance(torch.float64, 16 * len(xs), safety=8)
     for i, m in enumerate(models):

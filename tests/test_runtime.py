@@ -21,9 +21,8 @@ def test_setup_seeds_and_prints(no_env_budget, capsys):
     out = capsys.readouterr().out
     setup(quiet=True)
     assert torch.equal(a, torch.rand(3))
-    assert "name             'small'" in out and out.splitlines()[-1].startswith(
-        "versions: python"
-    )
+    assert "name             'small'" in out
+    assert out.splitlines()[-1].startswith("versions: python")
     assert torch.get_num_threads() == b.threads
 
 
@@ -74,10 +73,12 @@ def test_setup_sets_the_guard_mode(no_env_budget, monkeypatch, capsys):
     capsys.readouterr()
     v = claims.record("fd-xent", holds=False, evidence="x", expect=claims.HOLDS)
     out = capsys.readouterr().out.splitlines()
-    assert v.verdict == claims.FAILS and len(out) == 2
+    assert v.verdict == claims.FAILS
+    assert len(out) == 2
     assert claims.parse_line(out[0])["verdict"] == claims.FAILS
     assert "committed chapter, which found 'holds'" in out[1]
-    assert "CLAIMBOOK_SEED=3" in out[1] and claims.parse_line(out[1]) is None
+    assert "CLAIMBOOK_SEED=3" in out[1]
+    assert claims.parse_line(out[1]) is None
 
 
 def test_global_state_is_restored_after_setup(no_env_budget):
@@ -89,13 +90,16 @@ def test_global_state_is_restored_after_setup(no_env_budget):
     torch.use_deterministic_algorithms(False)
     before = _global_state()
     setup(quiet=True)
-    assert torch.get_num_threads() == 2 and torch.are_deterministic_algorithms_enabled()
+    assert torch.get_num_threads() == 2
+    assert torch.are_deterministic_algorithms_enabled()
     assert matplotlib.rcParams["figure.dpi"] == 72
     _restore(before)
     after = _global_state()
-    assert after["threads"] == 1 and not after["deterministic"]
+    assert after["threads"] == 1
+    assert not after["deterministic"]
     assert after["fastai_callbacks"] == before["fastai_callbacks"] == defaults.callbacks
-    assert after["rc"] == before["rc"] and after["warnings"] == before["warnings"]
+    assert after["rc"] == before["rc"]
+    assert after["warnings"] == before["warnings"]
 
 
 def test_importing_the_package_has_no_side_effects(tmp_path):
@@ -150,7 +154,8 @@ def test_the_import_graph_has_no_circle():
             ):
                 deps.add(node.module.split(".")[1])
         edges[path.stem] = deps - {path.stem}
-    assert edges["budget"] == set() and edges["evidence"] == set()
+    assert edges["budget"] == set()
+    assert edges["evidence"] == set()
     order, done, visiting = [], set(), set()
 
     def visit(m, trail):

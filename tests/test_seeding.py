@@ -98,15 +98,16 @@ def _as_tuple(row: Row):
     )
 
 
-@pytest.mark.parametrize("name,kw,expected", ROWS, ids=IDS)
+@pytest.mark.parametrize(("name", "kw", "expected"), ROWS, ids=IDS)
 def test_table_row_without_fix(name, kw, expected):
     assert _as_tuple(measure(**kw)) == expected
 
 
-@pytest.mark.parametrize("name,kw,expected", ROWS, ids=IDS)
+@pytest.mark.parametrize(("name", "kw", "expected"), ROWS, ids=IDS)
 def test_seed_worker_makes_every_row_green(name, kw, expected):
     row = measure(worker_init_fn=seed_worker, **kw)
-    assert _as_tuple(row) == (0.0, 0.0, True, True) and row.ok
+    assert _as_tuple(row) == (0.0, 0.0, True, True)
+    assert row.ok
 
 
 def _compose_of_draws(seed):  # module level: spawn pickles the transform it builds
@@ -114,7 +115,7 @@ def _compose_of_draws(seed):  # module level: spawn pickles the transform it bui
 
 
 @pytest.mark.parametrize(
-    "init_fn,make_transform",
+    ("init_fn", "make_transform"),
     [(None, None), (seed_worker, None), (seed_worker, _compose_of_draws)],
     ids=["no fix", "seed_worker", "seed_worker, RNG in a Compose"],
 )
@@ -159,7 +160,7 @@ def test_worker_experiments_are_not_flaky():
     ]
     first = [collect(epochs=2, **kw) for kw in configs]
     for _ in range(9):
-        for kw, ref in zip(configs, first):
+        for kw, ref in zip(configs, first, strict=False):
             d = collect(epochs=2, **kw)
             assert np.array_equal(d.value, ref.value)
             assert np.array_equal(d.worker, ref.worker)
@@ -266,7 +267,8 @@ def _held_in_closure(source, seed):
 
 
 def _held_as_default(source, seed):
-    def f(x, d=Draw(source, seed)):
+    # a draw made once, when the function is defined: the case under test
+    def f(x, d=Draw(source, seed)):  # noqa: B008
         return d(x)
 
     return f
@@ -320,7 +322,8 @@ def test_every_holder_duplicates_without_the_fix_and_not_with_it(holder):
 def test_find_rngs_finds_the_rng_wherever_the_transform_keeps_it(holder, source):
     ds = DrawDataset(8, transform=HOLDERS[holder](source, 0))
     found = find_rngs(ds)
-    assert len(found) == 1 and isinstance(found[0][1], RNG_TYPE[source])
+    assert len(found) == 1
+    assert isinstance(found[0][1], RNG_TYPE[source])
 
     def draws(seed):
         reseed(seed, ds)

@@ -121,7 +121,7 @@ class _Ids(html.parser.HTMLParser):
                 self.ids.add(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ids_in(path: Path) -> frozenset[str]:
     parser = _Ids()
     parser.feed(path.read_text(errors="replace"))
@@ -206,11 +206,10 @@ _ALTS_JS = r"""() => Array.from(document.querySelectorAll('article img'))
 # .widget-subarea before the view's script tag), and does what it shows match the
 # saved state (every description reachable from the view's model appears, every
 # slider readout shows its saved value, text inputs hold their saved text)?
-_WIDGETS_JS = (
-    """() => {
+_WIDGETS_JS = """() => {
   const stateTag = document.querySelector(
     'script[type="application/vnd.jupyter.widget-state+json"]');
-  const views = Array.from(document.querySelectorAll('%s'));
+  const views = Array.from(document.querySelectorAll('__WIDGET_VIEW__'));
   if (!stateTag) return {views: views.length, state: false,
                          problems: views.length ? ['views but no saved state'] : []};
   const state = JSON.parse(stateTag.textContent).state;
@@ -285,9 +284,7 @@ _WIDGETS_JS = (
     }
   });
   return {views: views.length, rendered, state: true, problems};
-}"""
-    % WIDGET_VIEW
-)
+}""".replace("__WIDGET_VIEW__", WIDGET_VIEW)
 
 _MATH_JS = """async () => {
   const math = document.querySelectorAll('.math, span.math, div.math').length;
@@ -562,7 +559,8 @@ def _fail_if(problems: list[str], what: str):
 
 
 def test_there_are_pages(reports, server):
-    assert HOME in reports and "book/claims.html" in reports
+    assert HOME in reports
+    assert "book/claims.html" in reports
     assert any(p.startswith("notebooks/") for p in reports), (
         "no chapter pages were built"
     )
@@ -633,11 +631,9 @@ def test_widgets_render_their_saved_state(views):
 def test_math_typesets_from_the_site(views):
     for p, r in _each(views):
         if r.math.get("math"):
-            assert r.math["typeset"] > 0 and not r.math["errors"], (p, r.math)
-            assert r.math["src"] and "/_static/vendor/mathjax/" in r.math["src"], (
-                p,
-                r.math,
-            )
+            assert r.math["typeset"] > 0, (p, r.math)
+            assert not r.math["errors"], (p, r.math)
+            assert "/_static/vendor/mathjax/" in (r.math["src"] or ""), (p, r.math)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -818,9 +814,8 @@ def test_ledger_filters_by_verdict(browser, server, width):
     total = rows.count()
     assert total > 0
     buttons = page.locator(".ledger-filter button")
-    assert (
-        buttons.count() >= 2 and buttons.first.get_attribute("aria-pressed") == "true"
-    )
+    assert buttons.count() >= 2
+    assert buttons.first.get_attribute("aria-pressed") == "true"
     for i in range(1, buttons.count()):
         button = buttons.nth(i)
         verdict = button.get_attribute("data-verdict")
@@ -849,7 +844,8 @@ def test_home_summary_matches_the_ledger(browser, server):
     chips = page.locator(".verdict-summary .verdict").all_inner_texts()
     surprising = page.locator(".verdict-summary li").count()
     page.close()
-    assert ledger_counts and set(ledger_counts) <= set(chips), (ledger_counts, chips)
+    assert ledger_counts, chips
+    assert set(ledger_counts) <= set(chips), (ledger_counts, chips)
     listed = sum(
         int(c.rsplit("·", 1)[1])
         for c in ledger_counts
@@ -975,14 +971,17 @@ def test_ledger_carries_intervals_rules_and_inconclusive(browser, server, shots,
         # a pooled interval, a share, or a rule decided per task ("holds on k of K")
         assert row["ciText"].startswith(("mean ", "share ", "holds on ")), row["ciText"]
         parts = [p for p in (row["ci"], *row["items"], row["rule"], row["note"]) if p]
-        assert all(_above(a, b) for a, b in zip(parts, parts[1:])), parts
+        assert all(_above(a, b) for a, b in zip(parts, parts[1:], strict=False)), parts
         assert all(_inside(p, evidence) for p in parts), (parts, evidence)
         if width == "phone":
             assert row["display"] != "table-row", row["display"]
-            assert _above(claim, verdict) and _above(claim, source)
-            assert verdict["t"] < source["b"] and source["t"] < verdict["b"]  # a line
+            assert _above(claim, verdict)
+            assert _above(claim, source)
+            assert verdict["t"] < source["b"]
+            assert source["t"] < verdict["b"]
             assert verdict["r"] <= source["l"] + 1  # the badge first
-            assert _above(verdict, evidence) and _above(source, evidence)
+            assert _above(verdict, evidence)
+            assert _above(source, evidence)
             assert _above(evidence, link)
         else:
             assert row["display"] == "table-row", row["display"]
@@ -1008,7 +1007,8 @@ def test_ledger_carries_intervals_rules_and_inconclusive(browser, server, shots,
     page.locator(".ledger-filter button").first.click()
     page.fill(".ledger-filter input", "95% ci, n=")  # the intervals' text
     with_ci = [r for r in rows if "95% ci, n=" in r["ciText"].lower()]
-    assert with_ci and page.evaluate(_SHOWN_ROWS_JS) == len(with_ci)
+    assert with_ci
+    assert page.evaluate(_SHOWN_ROWS_JS) == len(with_ci)
     page.fill(".ledger-filter input", "")
     page.locator(".ledger-filter input").blur()
     top = page.locator(".ledger-filter").bounding_box()

@@ -76,7 +76,8 @@ def test_canary_workflow_runs_weekly_and_on_demand():
     wf = _load("canary.yml")
     assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
     [cron] = [s["cron"] for s in wf["on"]["schedule"]]
-    assert cron.split()[2:4] == ["*", "*"] and cron.split()[4] != "*"  # weekly
+    assert cron.split()[2:4] == ["*", "*"]
+    assert cron.split()[4] != "*"
     assert "make canary" in _runs(wf).splitlines()
     assert _uploads(wf) == {"book/canary.json"}
 
@@ -118,7 +119,8 @@ def test_the_linters_catch_a_broken_workflow(tmp_path):
     text = (WORKFLOWS / "test.yml").read_text()
     (bad / "typo.yml").write_text(text.replace("runs-on:", "run-on:"))
     schema, audit = _lint(tools, bad)
-    assert schema.returncode != 0 and "run-on" in schema.stdout
+    assert schema.returncode != 0
+    assert "run-on" in schema.stdout
     assert audit.returncode != 0
     (bad / "typo.yml").unlink()
     # valid, but an action pinned by a moving tag and a pull request's title
@@ -131,5 +133,6 @@ def test_the_linters_catch_a_broken_workflow(tmp_path):
     schema, audit = _lint(tools, bad)
     assert schema.returncode == 0, schema.stdout
     assert audit.returncode != 0
-    assert "unpinned-uses" in audit.stdout and "template-injection" in audit.stdout
+    assert "unpinned-uses" in audit.stdout
+    assert "template-injection" in audit.stdout
     shutil.rmtree(tmp_path / ".github")
