@@ -3,8 +3,6 @@
 A chapter builds a chart with Altair (a Vega-Lite spec: the data travel inside
 it) and shows it with `interactive(chart, alt=...)`. The output carries
 
-* ``application/vnd.vegalite.v<major>+json``: the spec, for front ends that draw
-  Vega-Lite themselves;
 * ``text/html``: a ``<div class="claimbook-vega">`` holding the spec as JSON and
   its alt text, plus a short script. On the book's pages ``claimbook.js`` draws
   every such div with the vega, vega-lite and vega-embed files the site serves
@@ -12,6 +10,10 @@ it) and shows it with `interactive(chart, alt=...)`. The output carries
   CDN there). Anywhere else (Jupyter, Colab) the script loads the same versions
   from jsDelivr, as Altair's own HTML output does;
 * ``text/plain``: the alt text.
+
+The spec travels once, inside the HTML (a second copy under Vega-Lite's own MIME
+type would double the notebook's size, and JupyterLab's built-in renderer reads
+only older Vega-Lite versions).
 
 Unlike Altair's HTML output, nothing in it is random: the element's id is a hash
 of the spec, so strict nbval sees the same output on every run. Sliders, dropdowns
@@ -74,11 +76,6 @@ def spec_of(chart: Any) -> dict:
     return spec
 
 
-def _major(spec: dict) -> str:
-    # "https://vega.github.io/schema/vega-lite/v6.4.1.json" -> "6"
-    return spec["$schema"].rsplit("/v", 1)[-1].split(".", 1)[0]
-
-
 class Interactive:
     """An interactive figure's output (see the module's docstring)."""
 
@@ -109,7 +106,6 @@ class Interactive:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         return {
-            f"application/vnd.vegalite.v{_major(self.spec)}+json": self.spec,
             "text/html": self.html(),
             "text/plain": f"[interactive figure] {self.alt}",
         }
