@@ -28,7 +28,7 @@ NPM_STAMP := node_modules/.claimbook-installed
 SITE_TEST_FLAGS := -q -p no:cacheprovider --durations=5
 
 .PHONY: book test install site-deps unit lint nbval site-test execute ledger cache clean \
-	stability test-full lock canary lint-ci
+	stability test-full lock canary lint-ci lowest
 
 install: $(STAMP)
 
@@ -130,6 +130,28 @@ lock: install
 	$(VENV)/bin/uv pip compile requirements.in -o requirements.txt -q \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+# The reader's install, tested: a fresh venv (.venv-lowest) where `pip install .`
+# resolves every direct dependency to the lowest version pyproject.toml allows (uv's
+# lowest-direct resolution), then the package's unit tests and chapter 00 on the mini
+# budget there. torch and torchvision stay at the lock's versions, linked from .venv
+# (bookbuild.lowest: another multi-GB torch would cost about ten minutes); the test
+# tools are pinned to the lock. CI runs it after `make test`.
+LOWEST := .venv-lowest
+LOWEST_PINS = $(shell grep -E '^(torch|torchvision|pytest|nbval|nbclient|ipykernel|nbformat|pyyaml)==' requirements.txt)
+LOWEST_TESTS := $(addprefix tests/test_,$(addsuffix .py,budget claims data debug evidence \
+	finetune groups hooks interactive lrfind models parallel registry renames replicates \
+	runtime seeding wheels))
+lowest: install cache
+	rm -rf $(LOWEST)
+	$(VENV)/bin/uv venv -q --python $(PY) $(LOWEST)
+	$(PY) -m bookbuild lowest "$$($(LOWEST)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+	$(VENV)/bin/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct \
+		. $(LOWEST_PINS)
+	$(VENV)/bin/uv pip list -q --python $(LOWEST)/bin/python | grep -iE \
+		'^(fastai|fastcore|numpy|scipy|pandas|matplotlib|pillow|altair|ipywidgets|ipython|torch|torchvision) '
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
+	$(LOWEST)/bin/python -m bookbuild miniature --test notebooks/00_start_here.ipynb
 
 # Do the verdicts survive the newest torch, torchvision and fastai? Builds .venv-canary
 # (never .venv; the lock is not used) with their newest releases, runs the chapters

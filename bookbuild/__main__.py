@@ -19,6 +19,7 @@ COMMANDS = {
         "bookbuild.reference",
         "were the committed outputs made on this kind of CPU?",
     ),
+    "lowest": ("bookbuild.lowest", "link the locked torch into a lowest-bounds venv"),
 }
 
 

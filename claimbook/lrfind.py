@@ -25,8 +25,8 @@ the divergence a person reading the plot would point at.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

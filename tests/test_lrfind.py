@@ -20,7 +20,8 @@ def test_starts_at_the_last_point_within_ten_percent_of_the_minimum():
     s = shoot_up(LRS, _curve())
     # 0.5 * 1.1 = 0.55: index 31 (0.55) is not above it, index 32 (0.60) is
     assert (s.min_index, s.index, s.found) == (30, 31, True)
-    assert s.lr == LRS[31] and s.min_lr == LRS[30]
+    assert s.lr == LRS[31]
+    assert s.min_lr == LRS[30]
 
 
 def test_rise_sets_how_far_above_the_minimum():
@@ -37,7 +38,9 @@ def test_the_noisy_start_is_skipped():
 def test_no_rise_within_the_range_is_reported():
     y = np.linspace(2.0, 0.4, 50)
     s = shoot_up(LRS, y)
-    assert not s.found and s.index == 49 and s.lr == LRS[-1]
+    assert not s.found
+    assert s.index == 49
+    assert s.lr == LRS[-1]
 
 
 def test_nan_counts_as_a_rise():
@@ -47,7 +50,7 @@ def test_nan_counts_as_a_rise():
 
 
 @pytest.mark.parametrize(
-    "lrs, losses, match",
+    ("lrs", "losses", "match"),
     [
         (LRS[:10], _curve(), "equal 1-D"),
         (LRS[::-1], _curve(), "increase"),
