@@ -297,6 +297,49 @@ def bottom_line_html(found_lines: list[dict]) -> str:
     )
 
 
+SUMMARY_HEADER = ["claim", "source", "verdict", "evidence"]  # claims.summary_markdown
+
+
+def summary_table_html(ids: list[str], by_id: dict[str, dict]) -> str:
+    """The chapter's closing table as a reader wants it: each claim in words with
+    its badge and finding, linked to its callout (the notebook keeps the plain one)."""
+    e = html.escape
+    rows = []
+    for cid in ids:
+        f = by_id.get(cid)
+        if f is None:
+            continue
+        cls = VERDICT_CLASS[f["verdict"]]
+        rows.append(
+            f'<tr><td><a href="#verdict-{e(cid)}">{e(f["claim"])}</a> '
+            f'<code class="vc-id">{e(cid)}</code></td>'
+            f'<td><span class="verdict verdict-{cls}">{e(f["verdict"])}</span></td>'
+            f"<td>{e(found(f))}</td></tr>"
+        )
+    return (
+        '<div class="verdict-table"><table><thead><tr><th>claim</th><th>verdict</th>'
+        f"<th>what was found</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</div>"
+    )
+
+
+def _summary_tables(doctree: nodes.document, by_id: dict[str, dict]) -> int:
+    done = 0
+    for table in list(doctree.findall(nodes.table)):
+        head = table.next_node(nodes.thead)
+        if head is None:
+            continue
+        if [e.astext().strip() for e in head.findall(nodes.entry)] != SUMMARY_HEADER:
+            continue
+        body = table.next_node(nodes.tbody)
+        ids = [row[0].astext().strip() for row in body.findall(nodes.row)]
+        if not ids or any(i not in by_id for i in ids):
+            continue  # not this page's verdicts: leave the table as it is
+        table.replace_self(nodes.raw("", summary_table_html(ids, by_id), format="html"))
+        done += 1
+    return done
+
+
 def _overview(doctree: nodes.document) -> nodes.Node | None:
     """The chapter's first paragraph (its overview), after the title."""
     section = doctree.next_node(nodes.section)
@@ -337,6 +380,7 @@ def transform(doctree: nodes.document, repo_url: str = "") -> int:
         if "".join(buf).strip():
             out.append(_block_like(node, "\n".join(buf).rstrip("\n")))
         node.replace_self(out)
+    _summary_tables(doctree, {f["id"]: f for f in seen})
     overview = _overview(doctree)
     if seen and overview is not None:
         box = nodes.raw("", bottom_line_html(seen), format="html")

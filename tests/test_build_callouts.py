@@ -183,3 +183,40 @@ def test_no_bottom_line_without_verdicts():
     doc = _doc("plain output")
     callouts.transform(doc)
     assert not any("Bottom line" in n.astext() for n in doc.findall(nodes.raw))
+
+
+def _summary(ids):
+    header = nodes.row()
+    for name in callouts.SUMMARY_HEADER:
+        header += nodes.entry("", nodes.paragraph(text=name))
+    thead = nodes.thead()
+    thead += header
+    tbody = nodes.tbody()
+    for cid in ids:
+        row = nodes.row()
+        row += nodes.entry("", nodes.paragraph(text=cid))
+        for _ in range(3):
+            row += nodes.entry("", nodes.paragraph(text="x"))
+        tbody += row
+    tgroup = nodes.tgroup(cols=4)
+    tgroup += thead
+    tgroup += tbody
+    table = nodes.table()
+    table += tgroup
+    return table
+
+
+def test_closing_table_shows_claims_badges_and_findings():
+    doc = _doc(EXPERIMENT + "\n" + NI_HOLDS)
+    doc[0] += _summary(["fd-bn-ics", "dlr-ten-x"])
+    doc[0] += _summary(["fd-bn-ics", "not-on-this-page"])
+    callouts.transform(doc)
+    tables = list(doc.findall(nodes.table))
+    assert len(tables) == 1  # the table naming another page's claim is left alone
+    raw = [n.astext() for n in doc.findall(nodes.raw) if "verdict-table" in n.astext()]
+    assert len(raw) == 1
+    out = raw[0]
+    assert out.index("fd-bn-ics") < out.index("dlr-ten-x")  # the table's order
+    assert '<a href="#verdict-dlr-ten-x">b about 10x a.</a>' in out
+    assert 'class="verdict verdict-fails">does not hold<' in out
+    assert "the 10x slice scores within 0.006" in out  # the computed finding
