@@ -46,12 +46,16 @@ from claimbook.claims import (
     VERDICTS,
 )
 
+from . import changes
 from .notebooks import chapters_in, verdict_lines, versions_line
 from .project import find_root
 
 LEDGER = Path("book") / "claims.md"
 SUMMARY = Path("book") / "_verdict_summary.md"
 RULES = Path("book") / "rules.md"  # every registered rule and its history
+CHANGES = (
+    Path("book") / "changes.md"
+)  # the rules' histories by date (bookbuild.changes)
 CANARY = Path("book") / "canary.json"  # written by `python -m bookbuild canary`
 # The libraries each row names (from its chapter's `versions:` line).
 ROW_LIBS = ("torch", "fastai")
@@ -729,6 +733,7 @@ def build(root: Path) -> dict[Path, str]:
         LEDGER: render(rows, versions, in_book, canary, rules, anchors),
         SUMMARY: render_summary(rows, in_book),
         RULES: rules_page,
+        CHANGES: changes.render(rules, anchors),
     }
 
 
