@@ -17,19 +17,9 @@ import torch
 from torch.utils.data._utils.worker import _generate_state
 from torchvision.transforms import Compose
 
-from claimbook.seeding import (
-    MAX_DEPTH,
-    SOURCES,
-    Draw,
-    DrawDataset,
-    InheritParentNumpy,
-    Row,
-    collect,
-    find_rngs,
-    measure,
-    reseed,
-    seed_worker,
-)
+from claimbook.drawcheck import SOURCES, Draw, DrawDataset, Row, collect, measure
+from claimbook.rngwalk import MAX_DEPTH, find_rngs
+from claimbook.seeding import InheritParentNumpy, reseed, seed_worker
 
 RNG_OBJECT_SOURCES = ["np_generator", "np_randomstate", "torch_generator", "py_random"]
 
@@ -438,7 +428,7 @@ def test_bytecode_scan_reads_the_same_globals_as_dis():
     import fastai.data.load
     import torch.utils.data.dataloader
 
-    import claimbook.seeding as seeding
+    from claimbook import drawcheck, rngwalk, seeding
 
     def by_dis(code):
         names = [
@@ -452,7 +442,9 @@ def test_bytecode_scan_reads_the_same_globals_as_dis():
         return tuple(dict.fromkeys(names))
 
     codes = []
-    for module in (seeding, fastai.data.load, torch.utils.data.dataloader):
+    modules = (rngwalk, seeding, drawcheck, fastai.data.load)
+    modules += (torch.utils.data.dataloader,)
+    for module in modules:
         for obj in vars(module).values():
             if isinstance(obj, type):  # a class: its methods
                 codes += [
@@ -463,7 +455,7 @@ def test_bytecode_scan_reads_the_same_globals_as_dis():
             elif isinstance(obj, types.FunctionType):
                 codes.append(obj.__code__)
     assert len(codes) > 100
-    assert all(seeding._global_names(c) == by_dis(c) for c in codes)
+    assert all(rngwalk._global_names(c) == by_dis(c) for c in codes)
 
 
 def test_a_fastai_transforms_rng_is_found_from_a_fastai_worker_view():
