@@ -393,14 +393,26 @@ def control_bar(rule: Rule, control: Decision) -> tuple[bool, str]:
 
 
 def decide(
-    values: Sequence[float], rule: Rule, *, control: Decision | None = None
+    values: Sequence[float],
+    rule: Rule,
+    *,
+    control: Decision | None = None,
+    constant: str = "raise",
 ) -> Decision:
     """The rule's outcome for one value per replicate (see the module docstring).
 
     A rule that names a control needs the control's `Decision` (from
     `decide_control`, made first at the same n); one that misses its bar makes the
     outcome "not checked". A rule whose outcomes cannot all be reached at this n
-    is "undecidable"."""
+    is "undecidable".
+
+    Every replicate giving the same continuous value raises `ConstantSample`
+    (decide it as an exact check instead); with ``constant="undecidable"`` the
+    outcome is "undecidable" and says why: for a toy budget's runs (the mini
+    budget), where identical replicates say the runs are too small to differ,
+    not that the claim is exact."""
+    if constant not in ("raise", "undecidable"):
+        raise RuleError(f"constant={constant!r}; use 'raise' or 'undecidable'")
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if rule.n is not None and n != rule.n:
@@ -420,7 +432,15 @@ def decide(
             rule, eff, math.nan, math.nan, n, "undecidable",
             f"{missing} cannot be reached at n={n}", control,
         )  # fmt: skip
-    effect, low, high = interval(x, rule)
+    try:
+        effect, low, high = interval(x, rule)
+    except ConstantSample as err:
+        if constant == "raise":
+            raise
+        return Decision(
+            rule, float(x[0]), math.nan, math.nan, n, "undecidable",
+            f"no interval: {err}".split("; ")[0], control,
+        )  # fmt: skip
     outcome, reason = _outcome(rule, low, high), ""
     if control is not None:
         ok, why = control_bar(rule, control)

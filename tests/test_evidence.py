@@ -1,6 +1,8 @@
 """claimbook.evidence: rules, intervals from scipy.stats, and the three outcomes,
 on synthetic samples whose verdict is known."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -98,6 +100,24 @@ def test_identical_continuous_replicates_are_not_a_zero_width_interval():
         decide([0.1, 0.1, 0.1], GAIN)
     with pytest.raises(ConstantSample, match="proportion"):
         decide([1.0, 1.0, 1.0], GAIN)  # a 0/1 outcome belongs to the binomial
+
+
+def test_identical_replicates_can_be_reported_undecidable_instead():
+    d = decide([0.1, 0.1, 0.1], GAIN, constant="undecidable")
+    assert d.outcome == "undecidable"
+    assert d.effect == 0.1
+    assert math.isnan(d.low)
+    assert math.isnan(d.high)
+    assert d.reason == (
+        "no interval: every replicate gave 0.1: an identical continuous value is "
+        "not a statistical result"
+    )
+    # a sample that varies is decided as usual
+    assert (
+        decide([0.1, 0.2, 0.3], GAIN, constant="undecidable").outcome != "undecidable"
+    )
+    with pytest.raises(RuleError, match="constant="):
+        decide([0.1, 0.2], GAIN, constant="ignore")
 
 
 def test_all_equal_successes_go_through_the_exact_binomial():
