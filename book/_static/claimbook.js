@@ -167,6 +167,8 @@
   function init() {
     bridgeMathJax2();
     document.querySelectorAll(".claim-ledger").forEach(setUp);
+    // a chapter's closing verdict table (bookbuild.callouts): names break at joints
+    document.querySelectorAll(".verdict-table td").forEach(markBreakPoints);
     drawFigures();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
