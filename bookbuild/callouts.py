@@ -46,14 +46,8 @@ from claimbook.claims import (
     parse_line,
 )
 
-VERDICT_CLASS = {
-    HOLDS: "holds",
-    CAVEAT: "caveat",
-    OUTDATED: "outdated",
-    FAILS: "fails",
-    INCONCLUSIVE: "inconclusive",
-    NOT_CHECKED: "not-checked",
-}
+from .ledger import VERDICT_CLASS  # the badges' CSS classes, one table for the site
+
 # What a reader should do with the claim today, by verdict (the finding says why).
 TODAY = {
     HOLDS: "You can rely on it, within the scope below.",
