@@ -1053,7 +1053,7 @@ def test_screenshots(browser, server, reports, views, shots):
         page.goto(server + path, wait_until="load")
         _settle(page)
         page.evaluate(_IMAGES_JS)
-        page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=full, timeout=120_000)
     if with_widgets:
         page.locator(".widget-subarea").first.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "chapter-widget.png"))
@@ -1067,12 +1067,14 @@ def test_screenshots(browser, server, reports, views, shots):
         page.goto(server + path, wait_until="load")
         _settle(page)
         page.evaluate(_IMAGES_JS)
+        # Two screens, taken through a viewport two screens tall: a full-page capture
+        # of a long chapter at phone width resizes the page to its whole height first,
+        # which took over 30 s on a slow CI machine.
         height = min(2 * PHONE["height"], page.evaluate("document.body.scrollHeight"))
-        page.screenshot(
-            path=str(shots / f"{name}.png"),
-            full_page=True,
-            clip={"x": 0, "y": 0, "width": PHONE["width"], "height": height},
-        )
+        page.set_viewport_size({"width": PHONE["width"], "height": height})
+        _settle(page)
+        page.screenshot(path=str(shots / f"{name}.png"), timeout=120_000)
+        page.set_viewport_size(PHONE)
     figures = page.locator(".cell_output img")
     if figures.count():
         figures.first.scroll_into_view_if_needed()
