@@ -1053,7 +1053,9 @@ def test_screenshots(browser, server, reports, views, shots):
         page.goto(server + path, wait_until="load")
         _settle(page)
         page.evaluate(_IMAGES_JS)
-        page.screenshot(path=str(shots / f"{name}.png"), full_page=full, timeout=120_000)
+        page.screenshot(
+            path=str(shots / f"{name}.png"), full_page=full, timeout=120_000
+        )
     if with_widgets:
         page.locator(".widget-subarea").first.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "chapter-widget.png"))
