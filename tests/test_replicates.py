@@ -183,3 +183,115 @@ def test_stacked_sgd_equals_separate_torch_sgd_runs_with_their_own_lrs():
     )
     with pytest.raises(ValueError, match="replicates"):
         StackedSGD(st.parameters(), [0.1, 0.2])
+
+
+# The embedding models chapter 01 stacks (an embedding bag, a dot-product
+# recommender) and fastai's own collaborative-filtering model: an index lookup under
+# vmap gathers each replicate's own rows, and the gradient scatters back into them.
+N_USERS, N_ITEMS = 12, 9
+
+
+class _Bag(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.head = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+
+    def forward(self, x):
+        return self.head(self.emb(x).mean(1))
+
+
+class _DotProduct(nn.Module):
+    def __init__(self, k=4):
+        super().__init__()
+        self.u, self.i = nn.Embedding(N_USERS, k), nn.Embedding(N_ITEMS, k)
+        self.ub, self.ib = nn.Embedding(N_USERS, 1), nn.Embedding(N_ITEMS, 1)
+
+    def forward(self, x):
+        u, i = x[:, 0], x[:, 1]
+        dot = (self.u(u) * self.i(i)).sum(1) + self.ub(u)[:, 0] + self.ib(i)[:, 0]
+        return torch.sigmoid(dot) * 5.0 + 0.25
+
+
+def _embedding_dot_bias():
+    from fastai.collab import EmbeddingDotBias
+
+    return EmbeddingDotBias(4, N_USERS, N_ITEMS, y_range=(0.25, 5.25))
+
+
+def _ce(o, t):
+    return F.cross_entropy(o, t, reduction="none")
+
+
+def _mse(o, t):
+    return F.mse_loss(o, t, reduction="none")
+
+
+def _bag_data(m, g, b=12):
+    return torch.randint(0, 10, (m, b, 5), generator=g), torch.randint(
+        0, 2, (m, b), generator=g
+    )
+
+
+def _ratings_data(m, g, b=12):
+    x = torch.stack(
+        [
+            torch.randint(0, N_USERS, (m, b), generator=g),
+            torch.randint(0, N_ITEMS, (m, b), generator=g),
+        ],
+        -1,
+    )
+    return x, 0.25 + 5 * torch.rand(m, b, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("make", "draw", "loss"),
+    [
+        (_Bag, _bag_data, _ce),
+        (_DotProduct, _ratings_data, _mse),
+        (_embedding_dot_bias, _ratings_data, _mse),
+    ],
+    ids=["embedding bag", "dot product", "fastai EmbeddingDotBias"],
+)
+def test_embedding_models_train_like_separate_adam_runs(make, draw, loss):
+    """Forward pass and 10 Adam steps of 3 stacked embedding models against 3 separate
+    `torch.optim.AdamW` runs, in float64 (see the MLP test for why)."""
+    m, lrs = 3, [1e-3, 1e-2, 3e-2]
+
+    def build(s):
+        torch.manual_seed(s)
+        return make().double()
+
+    models = [build(s) for s in range(m)]
+    st = Stacked([build(s) for s in range(m)]).train()
+    opt = StackedAdam(
+        st.parameters(), torch.tensor(lrs, dtype=torch.float64), betas=(0.9, 0.99)
+    )
+    opts = [
+        torch.optim.AdamW(mod.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0)
+        for mod, lr in zip(models, lrs, strict=True)
+    ]
+    g = torch.Generator().manual_seed(2)
+    batches = [draw(m, g) for _ in range(10)]
+    x0 = batches[0][0]
+    out = st(x0)
+    for i, mod in enumerate(models):
+        assert torch.allclose(out[i], mod(x0[i]), rtol=0, atol=1e-12)
+    for x, y in batches:
+        opt.zero_grad()
+        stacked_loss(loss, st(x), y).backward()
+        opt.step()
+        for i, (mod, o) in enumerate(zip(models, opts, strict=True)):
+            o.zero_grad()
+            loss(mod(x[i]), y[i]).mean().backward()
+            o.step()
+    amp = max(lrs) / 1e-8  # Adam's default eps
+    tol = float_tolerance(torch.float64, 16 * len(batches), magnitude=amp, safety=8)
+    for i, mod in enumerate(models):
+        assert _max_gap(st.copy(i), mod) <= tol, i
+    # the replicates' embeddings moved, each its own way
+    first = next(k for k in models[0].state_dict() if "weight" in k)
+    assert not torch.equal(
+        st.copy(0).state_dict()[first], st.copy(1).state_dict()[first]
+    )
+    assert not torch.equal(st.copy(0).state_dict()[first], build(0).state_dict()[first])
