@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from docutils import nodes
 
-from claimbook.claims import (
+from claimbook.verdictline import (
     CAVEAT,
     FAILS,
     HOLDS,

@@ -10,7 +10,7 @@ executed) notebooks through this module:
 * `output_lines(cell)`: the same, as lines;
 * `errors_in(nb)`: the stored errors, one line each;
 * `verdict_lines(nb)`: every verdict line in a notebook, parsed
-  (`claimbook.claims.parse_line`), with the index of its cell;
+  (`claimbook.verdictline.parse_line`), with the index of its cell;
 * `outcomes(nb)`: each claim's verdict and finding (the last line wins);
 * `finding_signature(text)` and `compare(before, after)`: what a second run must
   reproduce of a verdict line: the verdict word, and the finding's words and counts
@@ -110,8 +110,8 @@ def errors_in(nb: dict) -> list[str]:
 
 def verdict_lines(nb: dict) -> list[dict]:
     """Every verdict line in a notebook's stored outputs, in order, as the fields
-    `claimbook.claims.parse_line` gives, plus ``cell`` (its index in the cells)."""
-    from claimbook.claims import parse_line
+    `claimbook.verdictline.parse_line` gives, plus ``cell`` (its index in the cells)."""
+    from claimbook.verdictline import parse_line
 
     found = []
     for i, cell in enumerate(nb.get("cells", [])):

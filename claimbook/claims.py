@@ -10,26 +10,34 @@ follows from the effect's interval against the rule declared before the
 measurement, and the line prints the effect, the interval, the replicates and
 the rule.
 
+The line's format (the verdict words, number formatting, the parser the build
+tools use) is `claimbook.verdictline`; its names are re-exported here.
+
 The inventory mirrors ``shared/claims.md`` (IDs, sources, our paraphrases); a
 unit test keeps the two in step.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .registry import load_inventory
-
-HOLDS = "holds"
-CAVEAT = "holds with a caveat"
-OUTDATED = "outdated"
-FAILS = "does not hold"
-INCONCLUSIVE = "inconclusive on this budget"
-NOT_CHECKED = "not checked on this budget"
-VERDICTS = (HOLDS, CAVEAT, OUTDATED, FAILS, INCONCLUSIVE, NOT_CHECKED)
+from .verdictline import (  # noqa: F401  (the verdict words and line, re-exported)
+    CAVEAT,
+    FAILS,
+    FIELDS,
+    HOLDS,
+    INCONCLUSIVE,
+    LINE_RE,
+    NOT_CHECKED,
+    OUTDATED,
+    VERDICTS,
+    Verdict,
+    below,
+    fmt,
+    format_evidence,
+    parse_line,
+)
 
 BIBLIOGRAPHY = {
     "FA18": "fast.ai Part 1 v3 (2018) lesson notes",
@@ -99,74 +107,6 @@ def decide(
         return CAVEAT if finding else HOLDS
     return OUTDATED if held_then else FAILS
 
-
-def fmt(x, sig: int = 3) -> str:
-    """A number rounded to `sig` significant digits, printed stably."""
-    if isinstance(x, bool) or x is None:
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        if math.isnan(x) or math.isinf(x):
-            return str(x)
-        if x == 0:
-            return "0"
-        digits = sig - int(math.floor(math.log10(abs(x)))) - 1
-        y = round(x, digits)
-        if y == 0:
-            return "0"
-        if 1e-3 <= abs(y) < 1e5:
-            return f"{y:.{max(digits, 0)}f}"
-        return f"{y:.{sig - 1}e}"
-    if hasattr(x, "item"):  # numpy / torch scalars
-        return fmt(x.item(), sig)
-    return str(x)
-
-
-def below(x: float, tol: float) -> str:
-    """A float-noise quantity printed stably: '<1e-06' when under `tol`, else its value.
-
-    Use it for differences that are rounding noise (they vary across CPUs)."""
-    return f"<{tol:.3g}" if abs(float(x)) < tol else fmt(float(x))
-
-
-def format_evidence(evidence: Mapping[str, object] | str, sig: int = 3) -> str:
-    if isinstance(evidence, str):
-        return evidence
-    return ", ".join(f"{k}={fmt(v, sig)}" for k, v in evidence.items())
-
-
-@dataclass(frozen=True)
-class Verdict:
-    claim_id: str
-    source: str
-    claim: str
-    verdict: str
-    evidence: str
-    note: str = ""  # why a claim is not checked (the control's miss, the n)
-    interval: str = ""  # effect [low, high] (confidence, n), for experiments
-    rule: str = ""  # the registered rule: design, test, n, aggregation
-    control: str = ""  # the control's interval and outcome, decided first
-    scope: str = ""  # the experiment's fixed conditions
-    finding: str = ""  # a measured limit, built from the numbers
-    then: str = ""  # where the 2018 side comes from (its code, an emulation, ...)
-
-    def line(self) -> str:
-        parts = [
-            f"[{self.verdict}] {self.claim_id} ({self.source}): {self.claim}",
-            f"evidence: {self.evidence}",
-        ]
-        for key in _FIELDS:
-            if getattr(self, key):
-                parts.append(f"{key}: {getattr(self, key)}")
-        return " — ".join(parts)
-
-
-LINE_RE = re.compile(
-    r"^\[(?P<verdict>" + "|".join(VERDICTS) + r")\] (?P<id>[a-z0-9-]+) "
-    r"\((?P<source>[^)]*)\): (?P<claim>.*?) — evidence: (?P<evidence>.*)$"
-)
-_FIELDS = ("interval", "control", "rule", "scope", "finding", "then", "note")
 
 # The guard's mode, set by `setup()`: on the reference setting (small budget,
 # default seed) a verdict that differs from `expect` raises; elsewhere it is
@@ -282,23 +222,3 @@ def summary(verdicts=None):
     from IPython.display import Markdown
 
     return Markdown(summary_markdown(verdicts))
-
-
-def parse_line(line: str) -> dict | None:
-    """The fields of a printed verdict line, or None for any other line."""
-    m = LINE_RE.match(line.strip())
-    if not m:
-        return None
-    d = m.groupdict()
-    rest = d["evidence"]
-    fields = {k: "" for k in _FIELDS}
-    # the optional fields follow the evidence in a fixed order: interval, rule, note
-    for key in reversed(_FIELDS):
-        rest, sep, value = rest.rpartition(f" — {key}: ")
-        if sep:
-            fields[key] = value
-        else:
-            rest = value
-    d["evidence"] = rest
-    d.update(fields)
-    return d
