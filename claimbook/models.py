@@ -337,7 +337,7 @@ def require_weights(
     """
     from urllib.parse import urlparse
 
-    from .data import _online
+    from .network import is_online
 
     weights = torchvision_weights(arch)
     path = weights_file(arch)
@@ -356,7 +356,7 @@ def require_weights(
             f"(it writes DIR/torch/hub/checkpoints/{path.name}; TORCH_HOME=DIR/torch)"
         )
     if online is None:
-        online = _online((urlparse(weights.url).hostname, 443))
+        online = is_online((urlparse(weights.url).hostname, 443))
     if not online:
         size = weights.meta.get("_file_size")
         size = f", {size:.0f} MB" if size else ""

@@ -16,7 +16,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from bookbuild import miniature
-from claimbook.data import PETS_PATTERN, check_pets, pets_label
+from claimbook.pets import PETS_PATTERN, check_pets, pets_label
 from tests.conftest import ROOT
 
 

@@ -8,19 +8,23 @@ from claimbook.budget import get_budget
 from claimbook.data import (
     SOURCE_CLASSES,
     TARGET_CLASSES,
-    PetsUnavailable,
     budget_dls,
-    check_pets,
     make_ratings,
     make_sequences,
     make_shapes,
     make_tabular,
-    pets_dls,
-    pets_label,
-    pets_path,
     shapes_dls,
     shapes_task,
     tensor_dls,
+)
+from claimbook.network import is_online
+from claimbook.pets import (
+    PETS_HOST,
+    PetsUnavailable,
+    check_pets,
+    pets_dls,
+    pets_label,
+    pets_path,
 )
 
 
@@ -248,7 +252,6 @@ def test_check_pets_reads_the_layout(tmp_path):
 
 def test_offline_probe_gives_up_quickly(monkeypatch):
     """The network probe passes a short timeout to the socket (fail fast offline)."""
-    from claimbook import data
 
     seen = {}
 
@@ -257,7 +260,7 @@ def test_offline_probe_gives_up_quickly(monkeypatch):
         raise OSError("unreachable")
 
     monkeypatch.setattr("socket.create_connection", refuse)
-    assert data._online() is False
+    assert is_online(PETS_HOST) is False
     assert 0 < seen["timeout"] <= 5
 
 

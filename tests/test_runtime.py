@@ -58,7 +58,7 @@ def _lessons_data_present():
 def test_setup_on_the_lessons_data_fails_early_and_clearly(
     no_env_budget, monkeypatch, tmp_path
 ):
-    from claimbook.data import PetsUnavailable
+    from claimbook.pets import PetsUnavailable
 
     monkeypatch.setenv("CLAIMBOOK_PETS", str(tmp_path / "nowhere"))
     with pytest.raises(PetsUnavailable, match="nowhere"):
