@@ -1,6 +1,7 @@
-"""claimbook.hooks: handles are owned and removed, stored tensors do not leak,
-the stored activations and gradients equal what autograd computes directly, and
-heatmaps are read at their own resolution (cell centres, mass above the minimum)."""
+"""claimbook.hooks and claimbook.heatmaps: handles are owned and removed, stored
+tensors do not leak, the stored activations and gradients equal what autograd
+computes directly, and heatmaps are read at their own resolution (cell centres,
+mass above the minimum)."""
 
 import gc
 
@@ -10,16 +11,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from claimbook.evidence import float_tolerance
-from claimbook.hooks import (
-    LayerHooks,
+from claimbook.heatmaps import (
     cell_centre_hits,
     cell_centres_inside,
     cell_coverage,
     grad_cam,
     mass_inside,
-    n_hooks,
     occlude_cells,
 )
+from claimbook.hooks import LayerHooks, n_hooks
 from claimbook.models import ResNetSmall
 
 
