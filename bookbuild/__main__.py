@@ -14,7 +14,8 @@ COMMANDS = {
         "chapters under other seeds: changed verdicts, findings",
     ),
     "canary": ("bookbuild.canary", "chapters on the newest torch/fastai: what changed"),
-    "miniature": ("bookbuild.miniature", "the full budget in miniature; Colab cell"),
+    "miniature": ("bookbuild.miniature", "the full budget in miniature"),
+    "colab": ("bookbuild.colab", "check (or fix) the notebooks' Colab install cell"),
     "reference": (
         "bookbuild.reference",
         "were the committed outputs made on this kind of CPU?",

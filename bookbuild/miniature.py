@@ -1,4 +1,4 @@
-"""The full budget in miniature, and the files that take a chapter off this machine.
+"""The full budget in miniature: what the full budget reads, at toy size, offline.
 
 `python -m bookbuild miniature --out DIR` builds what the full budget reads, at toy
 size and with no network:
@@ -20,17 +20,13 @@ It prints the three variables to export (``CLAIMBOOK_BUDGET=mini``,
 builds one in a temporary folder and runs every chapter on it with nbval's lax mode,
 one pytest per chapter, and prints each chapter's result, time and peak memory.
 
-Colab: every notebook's first cell installs this package at the revision the book
-was built from, ``_config.yml``'s ``repository.branch`` (a release tag). `colab_cell`
-writes that cell, `check_colab` (``--check-colab``; a unit test runs it) lists the
-notebooks whose first cell differs, and ``--fix-colab`` rewrites those cells.
+The notebooks' Colab cell is `bookbuild.colab`.
 """
 
 from __future__ import annotations
 
 import argparse
 import colorsys
-import json
 import os
 import re
 import shlex
@@ -360,43 +356,6 @@ def run_chapters(
             shutil.rmtree(out, ignore_errors=True)
 
 
-# ------------------------------------------------------------------- Colab
-
-COLAB_TEMPLATE = """\
-# Colab: install this book's helper package at the release this page was built
-# from (does nothing anywhere else). For the lessons' full budget (a GPU runtime;
-# it downloads Pets and ResNet-34's weights), uncomment the last line.
-import subprocess
-import sys
-
-if "google.colab" in sys.modules:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "claimbook @ git+{url}@{ref}",
-        ],
-        check=True,
-    )
-# %env CLAIMBOOK_BUDGET=full"""
-
-
-def colab_ref(root: Path) -> tuple[str, str]:
-    """(repository URL, revision) from `_config.yml`: the one place both are set."""
-    import yaml
-
-    repo = yaml.safe_load((root / "_config.yml").read_text())["repository"]
-    return str(repo["url"]).rstrip("/"), str(repo["branch"])
-
-
-def colab_cell(url: str, ref: str) -> str:
-    """The first cell of every notebook: pip-installs the package at `ref`."""
-    return COLAB_TEMPLATE.format(url=url, ref=ref)
-
-
 def _notebooks(root: Path, names=()) -> list[Path]:
     if names:
         paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
@@ -407,53 +366,6 @@ def _notebooks(root: Path, names=()) -> list[Path]:
     return chapters(root)
 
 
-def check_colab(root: Path) -> list[str]:
-    """'notebook: problem' for each notebook whose first cell is not the Colab
-    cell for `_config.yml`'s repository and revision (empty: all match)."""
-    url, ref = colab_ref(root)
-    problems = []
-    if ref in ("main", "master", "HEAD", ""):
-        problems.append(
-            f"_config.yml: repository.branch is {ref!r}, a moving branch; set it to "
-            "the release tag the book is built from (e.g. v0.1.0)"
-        )
-    from claimbook import __version__
-
-    if ref not in ("main", "master", "HEAD", "") and ref != f"v{__version__}":
-        problems.append(
-            f"_config.yml: repository.branch is {ref!r}, but the package is "
-            f"{__version__} (claimbook.__version__): the tag must be v{__version__}"
-        )
-    want = colab_cell(url, ref)
-    for nb in _notebooks(root):
-        cells = json.loads(nb.read_text())["cells"]
-        first = "".join(cells[0]["source"]) if cells else ""
-        if not cells or cells[0]["cell_type"] != "code" or first != want:
-            problems.append(
-                f"{nb.relative_to(root)}: the first cell is not the Colab cell for "
-                f"{url}@{ref} (python -m bookbuild miniature --fix-colab)"
-            )
-    return problems
-
-
-def fix_colab(root: Path) -> list[Path]:
-    """Rewrite the first cell's source where it differs: that cell only (ids,
-    metadata and outputs untouched), written as nbformat writes (indent 1, sorted
-    keys), so the diff is the cell's lines."""
-    url, ref = colab_ref(root)
-    want = colab_cell(url, ref)
-    changed = []
-    for nb in _notebooks(root):
-        book = json.loads(nb.read_text())
-        cell = book["cells"][0] if book["cells"] else None
-        if cell and cell["cell_type"] == "code" and "".join(cell["source"]) != want:
-            cell["source"] = want.splitlines(keepends=True)
-            text = json.dumps(book, indent=1, sort_keys=True, ensure_ascii=False)
-            nb.write_text(text + "\n")
-            changed.append(nb)
-    return changed
-
-
 # ----------------------------------------------------------------------- CLI
 
 
@@ -461,7 +373,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bookbuild miniature",
         description="The full budget in miniature (a Pets-layout folder and seeded "
-        "ResNet-34 weights in torch's cache), and the notebooks' Colab cell.",
+        "ResNet-34 weights in torch's cache).",
     )
     ap.add_argument("--out", type=Path, help="build the miniature in this folder")
     ap.add_argument(
@@ -473,28 +385,11 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--per-breed", type=int, default=PER_BREED)
     ap.add_argument("--seed", type=int, default=0, help="images and weights")
-    ap.add_argument("--colab-cell", action="store_true", help="print the cell")
-    ap.add_argument("--check-colab", action="store_true")
-    ap.add_argument("--fix-colab", action="store_true")
     ap.add_argument("--root", help="the book project (default: found from cwd)")
     args = ap.parse_args(argv)
-    if (
-        args.out is None
-        and args.test is None
-        and not (args.colab_cell or args.check_colab or args.fix_colab)
-    ):
-        ap.error("nothing to do: give --out DIR, --test or a Colab option")
+    if args.out is None and args.test is None:
+        ap.error("nothing to do: give --out DIR or --test")
     root = find_root(args.root)
-    if args.colab_cell:
-        print(colab_cell(*colab_ref(root)))
-    if args.fix_colab:
-        for nb in fix_colab(root):
-            print(f"rewrote the Colab cell of {nb.relative_to(root)}")
-    if args.check_colab:
-        problems = check_colab(root)
-        print("\n".join(problems) or "every notebook's Colab cell matches _config.yml")
-        if problems:
-            return 1
     if args.out is not None and args.test is None:
         t0 = time.perf_counter()
         env = build(args.out, per_breed=args.per_breed, seed=args.seed)

@@ -4,8 +4,6 @@ chapter off this machine: the Colab cell, the package's dependencies, Binder."""
 import importlib.metadata
 import json
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -183,62 +181,6 @@ def test_run_chapters_reports_each_chapter(tmp_path, monkeypatch, capsys):
     assert out.splitlines()[-1] == "chapters: 1 passed, 1 failed"  # what CI reads
 
 
-# ------------------------------------------------------------------------ Colab
-
-
-def _config():
-    return yaml.safe_load((ROOT / "_config.yml").read_text())
-
-
-def test_colab_cell_installs_the_configured_release():
-    url, ref = miniature.colab_ref(ROOT)
-    assert url == _config()["repository"]["url"]
-    assert ref == _config()["repository"]["branch"]
-    assert re.fullmatch(r"v\d+\.\d+\.\d+", ref), "a release tag, not a moving branch"
-    cell = miniature.colab_cell(url, ref)
-    assert f'"claimbook @ git+{url}@{ref}"' in cell
-    compile(cell, "colab-cell", "exec")
-    ruff = Path(sys.executable).with_name("ruff")
-    if ruff.exists():  # a notebook cell: it must pass the book's lint and format
-        for args in (["check"], ["format", "--diff"]):
-            res = subprocess.run(
-                [str(ruff), *args, "--stdin-filename", "cell.py", "-"],
-                input=cell + "\n",
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-            )
-            assert res.returncode == 0, res.stdout + res.stderr
-
-
-def test_every_notebook_has_the_colab_cell():
-    """Run `python -m bookbuild miniature --fix-colab` after changing the release."""
-    assert miniature.check_colab(ROOT) == []
-
-
-def test_check_and_fix_colab_on_a_copy(tmp_path):
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "notebooks").mkdir()
-    src = ROOT / "notebooks" / "00_start_here.ipynb"
-    nb = json.loads(src.read_text())
-    nb["cells"][0]["source"] = ["# an old Colab cell\n", "pass"]
-    (tmp_path / "notebooks" / src.name).write_text(json.dumps(nb))
-    problems = miniature.check_colab(tmp_path)
-    assert len(problems) == 1
-    assert "00_start_here.ipynb" in problems[0]
-    assert miniature.fix_colab(tmp_path) == [tmp_path / "notebooks" / src.name]
-    assert miniature.check_colab(tmp_path) == []
-    fixed = json.loads((tmp_path / "notebooks" / src.name).read_text())
-    assert [c.get("outputs") for c in fixed["cells"][1:]] == [
-        c.get("outputs") for c in nb["cells"][1:]
-    ]
-    cfg = (tmp_path / "_config.yml").read_text()
-    ref = _config()["repository"]["branch"]
-    (tmp_path / "_config.yml").write_text(cfg.replace(f"branch: {ref}", "branch: main"))
-    assert any("moving branch" in p for p in miniature.check_colab(tmp_path))
-
-
 # ------------------------------------------------- what `pip install` brings
 
 
@@ -349,7 +291,7 @@ def test_binder_installs_the_cpu_build_of_the_pinned_stack():
     python = (binder / "runtime.txt").read_text().strip()
     assert re.fullmatch(r"python-3\.(1[0-3])", python)
     assert (binder / "postBuild").stat().st_mode & 0o111
-    launch = _config()["launch_buttons"]
+    launch = yaml.safe_load((ROOT / "_config.yml").read_text())["launch_buttons"]
     assert launch["binderhub_url"]  # the button stays: Binder can build this
 
 
@@ -375,36 +317,9 @@ def test_failed_cells_reads_nbval_logs():
     ]
 
 
-def test_the_release_tag_matches_the_package_version(tmp_path):
-    """The version is written once (claimbook.__version__; pyproject reads it), and
-    check_colab flags a _config.yml branch other than v<version>."""
-    from importlib.metadata import version
-
-    import tomllib
-
-    import claimbook
-
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "version" not in project["project"]
-    assert project["project"]["dynamic"] == ["version"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "claimbook.__version__"
-    }
-    assert version("claimbook") == claimbook.__version__  # what pip installed
-    assert not miniature.check_colab(ROOT)
-    cfg = (ROOT / "_config.yml").read_text()
-    (tmp_path / "_config.yml").write_text(
-        cfg.replace(f"v{claimbook.__version__}", "v9.9.9")
-    )
-    assert any(
-        "v9.9.9" in p and "__version__" in p for p in miniature.check_colab(tmp_path)
-    )
-
-
 def test_the_citation_file_names_this_release_and_repository():
     """CITATION.cff (GitHub's "Cite this repository") carries the package's version,
     the licence the LICENSE file opens with, and _config.yml's repository URL."""
-    import yaml
 
     import claimbook
 
