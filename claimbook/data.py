@@ -90,9 +90,31 @@ class ShapesData:
         return torch.from_numpy(self.x), torch.from_numpy(self.y)
 
 
+# Every stream of random numbers the generators draw from is named by keys from this
+# one set. A key enters the seed as the integer of its first four bytes (the book's
+# draws since its first release), so two keys that share them would draw the same
+# numbers ("valid" and "validation" would): the set is checked below, and `_rng`
+# refuses any key outside it.
+STREAM_KEYS = (*TASKS, *SPLITS, "tabular", "sequence", "ratings")
+
+
+def _key_code(key: str) -> int:
+    return int.from_bytes(key.encode(), "little") % (2**32)
+
+
+if len({_key_code(k) for k in STREAM_KEYS}) != len(STREAM_KEYS):  # pragma: no cover
+    raise RuntimeError(f"two of the stream keys share a seed code: {STREAM_KEYS}")
+
+
 def _rng(seed: int, *keys: str) -> np.random.Generator:
-    ints = [seed] + [int.from_bytes(k.encode(), "little") % (2**32) for k in keys]
-    return np.random.default_rng(np.random.SeedSequence(ints))
+    """The generator for one named stream (task and split, or a task kind)."""
+    unknown = [k for k in keys if k not in STREAM_KEYS]
+    if unknown:
+        raise ValueError(
+            f"unknown stream key(s) {unknown}; the keys are {STREAM_KEYS} (a new "
+            "key must be added there, where its seed code is checked to be unique)"
+        )
+    return np.random.default_rng(np.random.SeedSequence([seed, *map(_key_code, keys)]))
 
 
 def make_shapes(

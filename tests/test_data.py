@@ -320,3 +320,21 @@ def test_box_from_masks_is_the_tight_box_the_generator_reports():
     assert box_from_masks(masks).tolist() == [[2, 1, 5, 3], [0, 5, 1, 6]]
     d = make_shapes(16, size=20, seed=3)
     assert np.array_equal(box_from_masks(d.masks), d.boxes)
+
+
+def test_stream_keys_cannot_collide():
+    """A key enters the seed as its first four bytes: the set of keys is fixed and
+    their codes distinct, and a key outside it (one that would share a stream)
+    is refused."""
+    from claimbook import data
+
+    codes = [data._key_code(k) for k in data.STREAM_KEYS]
+    assert len(set(codes)) == len(codes)
+    assert data._key_code("valid") == data._key_code("validation")  # why it matters
+    with pytest.raises(ValueError, match="unknown stream key"):
+        data._rng(0, "target", "validation")
+    # the draws the book has always made, unchanged (the first value of one stream)
+    first = data._rng(3, "target", "valid").random()
+    targ, vali = (int.from_bytes(b, "little") for b in (b"targ", b"vali"))
+    ref = np.random.default_rng(np.random.SeedSequence([3, targ, vali])).random()
+    assert first == ref
