@@ -38,7 +38,8 @@ bootstrap of the mean with a fixed generator (``"bootstrap"``), or an exact
 Clopper-Pearson interval of a share of successes (``"proportion"``, also for any
 all-equal 0/1 sample). A continuous quantity that comes out identical in every
 replicate is no statistical result: `decide` refuses it (`ConstantSample`); decide
-it as an exact check (`exact_check`) with a tolerance from `float_tolerance`.
+it as an exact check (`exact_check`) with a tolerance from `float_tolerance` (a
+heuristic for library reductions) or `sum_bound` (a guaranteed bound for a sum).
 
 This module imports nothing from the package.
 """
@@ -575,22 +576,43 @@ def exact_check(values: Sequence[float], target: float, tol: float, what: str = 
 
 
 def float_tolerance(dtype, n_terms: int, magnitude: float = 1.0, safety: float = 2.0):
-    """The rounding error a computation may show, from its dtype and its size.
+    """A tolerance for rounding noise, from the dtype and the computation's size.
 
-    A sum (or dot product, or chain of updates) of `n_terms` floating-point terms
-    of size about `magnitude` can be off by about ``n_terms * eps * magnitude``
-    in the worst case (each addition rounds by at most eps relative); `safety`
-    covers the few extra operations per term. `dtype` is a torch or NumPy dtype.
+    Returns ``safety * n_terms * eps * magnitude`` (`dtype` a torch or NumPy dtype).
+    This is a heuristic, not a bound: it is the scale at which the rounding errors of
+    a reduction over `n_terms` terms of size about `magnitude` show up when they
+    partly cancel, as in the library reductions the chapters check (``torch.sum`` and
+    matrix products sum pairwise or in blocks, whose worst case grows like
+    ``log2(n)`` rather than ``n``). A naive left-to-right float32 sum of random
+    terms can exceed it; where a guaranteed bound is wanted, use `sum_bound`.
     """
     if n_terms < 1:
         raise RuleError(f"n_terms={n_terms}; need at least one term")
+    return float(safety * n_terms * _eps(dtype) * magnitude)
+
+
+def sum_bound(dtype, n_terms: int, abs_sum: float) -> float:
+    """The worst-case rounding error of a left-to-right sum of `n_terms` terms whose
+    absolute values add up to `abs_sum`: ``gamma_(n-1) * abs_sum`` with
+    ``gamma_k = k*u / (1 - k*u)`` and ``u = eps / 2`` (Higham, *Accuracy and
+    Stability of Numerical Algorithms*, 2nd ed., eq. 4.4). It holds for any order
+    of summation, pairwise included; it is usually far above the error seen."""
+    if n_terms < 1:
+        raise RuleError(f"n_terms={n_terms}; need at least one term")
+    if not abs_sum >= 0:
+        raise RuleError(f"abs_sum={abs_sum}; a sum of absolute values is >= 0")
+    ku = (n_terms - 1) * _eps(dtype) / 2
+    if ku >= 1:
+        raise RuleError(f"{n_terms} terms: the bound needs (n - 1) * u < 1")
+    return float(ku / (1 - ku) * abs_sum)
+
+
+def _eps(dtype) -> float:
     try:
         import torch
 
         if isinstance(dtype, torch.dtype):
-            eps = torch.finfo(dtype).eps
-        else:
-            eps = float(np.finfo(dtype).eps)
+            return float(torch.finfo(dtype).eps)
     except ImportError:  # pragma: no cover - torch is a requirement
-        eps = float(np.finfo(dtype).eps)
-    return float(safety * n_terms * eps * magnitude)
+        pass
+    return float(np.finfo(dtype).eps)

@@ -23,6 +23,7 @@ from claimbook.evidence import (
     float_tolerance,
     interval,
     paired,
+    sum_bound,
 )
 
 GAIN = Rule("gain of A over B", "greater", min_effect=0.02)
@@ -200,6 +201,29 @@ def test_float_tolerance_covers_a_real_reduction():
     tol = float_tolerance(torch.float32, 512, magnitude=(a @ b).abs().max().item())
     assert 0 < err < tol
     assert err > tol / 1e4
+
+
+def test_sum_bound_holds_for_a_naive_float32_sum_and_is_higham_s_gamma():
+    """Higham's bound holds for every one of 200 naive left-to-right float32 sums of
+    1000 random terms (the heuristic float_tolerance does not: it is not a bound)."""
+    rng = np.random.default_rng(0)
+    over_heuristic = 0
+    for _ in range(200):
+        x = rng.random(1000).astype(np.float32)  # terms of size about 1
+        naive = np.float32(0)
+        for v in x:
+            naive = np.float32(naive + v)
+        err = abs(float(naive) - float(x.astype(np.float64).sum()))
+        abs_sum = float(np.abs(x.astype(np.float64)).sum())
+        assert err <= sum_bound(np.float32, 1000, abs_sum)
+        over_heuristic += err > float_tolerance(np.float32, 1000)
+    assert over_heuristic > 0  # why the heuristic is called one
+    u = np.finfo(np.float32).eps / 2
+    assert sum_bound(np.float32, 11, 2.0) == pytest.approx(10 * u / (1 - 10 * u) * 2)
+    with pytest.raises(RuleError, match="abs_sum"):
+        sum_bound(np.float32, 10, -1.0)
+    with pytest.raises(RuleError, match="at least one"):
+        sum_bound(np.float32, 0, 1.0)
 
 
 def test_a_zero_threshold_prints_without_a_sign():
