@@ -62,7 +62,7 @@ class VerdictMismatch(AssertionError):
     """The measured verdict differs from the one the chapter expects (a regression)."""
 
 
-def decide(
+def verdict_word(
     holds_now: bool | None,
     *,
     finding: str | None = None,
@@ -70,7 +70,11 @@ def decide(
     decision=None,
     caveat: str | None = None,
 ) -> str:
-    """The verdict as a function of what was measured.
+    """The verdict word as a function of what was measured.
+
+    (Deciding an experiment is `claimbook.evidence.decide`, the book's one
+    `decide`: it turns replicates into an outcome; this turns an outcome, or an
+    exact check's result, into the word the book prints.)
 
     * ``decision`` given (an experiment's `Decision` or `TaskDecisions`): its
       outcome decides; ``inconclusive`` -> inconclusive on this budget;
@@ -167,7 +171,9 @@ def record(
         raise ClaimError("caveat= is finding='s former name; pass one")
     finding = finding if finding is not None else caveat
     source, _, text = CLAIMS[claim_id]
-    verdict = decide(holds, finding=finding, held_then=held_then, decision=decision)
+    verdict = verdict_word(
+        holds, finding=finding, held_then=held_then, decision=decision
+    )
     note = reason or ""
     if decision is not None and getattr(decision, "reason", ""):
         note = decision.reason + (f"; {note}" if note else "")

@@ -11,10 +11,10 @@ from claimbook.claims import (
     OUTDATED,
     ClaimError,
     VerdictMismatch,
-    decide,
     fmt,
     parse_line,
     record,
+    verdict_word,
 )
 
 
@@ -33,12 +33,12 @@ from claimbook.claims import (
     ],
 )
 def test_decide_every_outcome(holds, caveat, held_then, expected):
-    assert decide(holds, caveat=caveat, held_then=held_then) == expected
+    assert verdict_word(holds, caveat=caveat, held_then=held_then) == expected
 
 
 def test_decide_rejects_holds_now_but_not_then():
     with pytest.raises(ClaimError):
-        decide(True, held_then=False)
+        verdict_word(True, held_then=False)
 
 
 @pytest.mark.parametrize(
