@@ -22,9 +22,10 @@ but the labels. Printed outputs also speak the verdicts' vocabulary: a decision'
 "-> fails" is shown as "-> does not hold" (the notebooks keep the package's word).
 A chapter page also gets a bottom line after its overview: every verdict's badge,
 claim and finding, linked to its callout, built from the same lines, so it cannot
-drift from the results. Images in cell outputs without alt text get one from their
-section's title (a figure can set its own with the cell metadata
-``mystnb.image.alt``).
+drift from the results, followed by the chapter's own advice (its paragraph that
+begins "For a practitioner", copied up from the summary). Images in cell outputs
+without alt text get one from their section's title (a figure can set its own
+with the cell metadata ``mystnb.image.alt``).
 """
 
 from __future__ import annotations
@@ -272,9 +273,10 @@ def _section_title(node: nodes.Node) -> str:
     return ""
 
 
-def bottom_line_html(found_lines: list[dict]) -> str:
+def bottom_line_html(found_lines: list[dict], close: bool = True) -> str:
     """The chapter's bottom line: each verdict's badge, claim and finding, linked to
-    its callout (a claim printed twice: its last verdict)."""
+    its callout (a claim printed twice: its last verdict). With ``close=False`` the
+    box is left open, for the chapter's own advice to follow inside it."""
     latest = {f["id"]: f for f in found_lines}
     e = html.escape
     items = "".join(
@@ -287,8 +289,20 @@ def bottom_line_html(found_lines: list[dict]) -> str:
         '<aside class="bottom-line" aria-label="Bottom line">'
         "<p><strong>Bottom line.</strong> What this chapter measured, claim by "
         "claim (each links to its verdict below):</p>"
-        f"<ul>{items}</ul></aside>"
+        f"<ul>{items}</ul>" + ("</aside>" if close else "")
     )
+
+
+ADVICE = "For a practitioner"  # how a chapter's fixed advice paragraph begins
+
+
+def _advice(doctree: nodes.document) -> nodes.paragraph | None:
+    """The chapter's own advice: its first paragraph that begins "For a
+    practitioner" (written once, in the chapter's summary)."""
+    for p in doctree.findall(nodes.paragraph):
+        if p.astext().startswith(ADVICE):
+            return p
+    return None
 
 
 SUMMARY_HEADER = ["claim", "source", "verdict", "evidence"]  # claims.summary_markdown
@@ -377,8 +391,17 @@ def transform(doctree: nodes.document, repo_url: str = "") -> int:
     _summary_tables(doctree, {f["id"]: f for f in seen})
     overview = _overview(doctree)
     if seen and overview is not None:
-        box = nodes.raw("", bottom_line_html(seen), format="html")
-        overview.parent.insert(overview.parent.index(overview) + 1, box)
+        advice = _advice(doctree)
+        box = [
+            nodes.raw("", bottom_line_html(seen, close=advice is None), format="html")
+        ]
+        if advice is not None:  # the advice, copied into the box (it stays below too)
+            copy = advice.deepcopy()
+            copy["classes"] = [*copy.get("classes", []), "bottom-line-advice"]
+            box += [copy, nodes.raw("", "</aside>", format="html")]
+        at = overview.parent.index(overview) + 1
+        for k, node in enumerate(box):
+            overview.parent.insert(at + k, node)
     for img in doctree.findall(nodes.image):
         alt = img.get("alt", "")
         if alt and alt != img.get("uri") and "/_images/" not in alt:

@@ -179,6 +179,29 @@ def test_bottom_line_follows_the_overview_and_links_each_verdict():
     assert "mean +1.50, 95% interval +1.43 to +1.57" in box.astext()
 
 
+def test_the_chapter_s_advice_closes_the_bottom_line():
+    doc = new_document("test", get_default_settings(Parser))
+    chapter = nodes.section()
+    chapter += nodes.title(text="A chapter")
+    chapter += nodes.paragraph(text="Overview.")
+    sub = nodes.section()
+    sub += nodes.title(text="Summary")
+    sub += nodes.literal_block(EXACT, EXACT, classes=["output", "stream"])
+    sub += nodes.paragraph(text="For a practitioner: re-run the finder.")
+    chapter += sub
+    doc += chapter
+    callouts.transform(doc)
+    opened, advice, closed = chapter.children[2:5]
+    assert "Bottom line" in opened.astext()
+    assert "</aside>" not in opened.astext()
+    assert isinstance(advice, nodes.paragraph)
+    assert advice.astext() == "For a practitioner: re-run the finder."
+    assert "bottom-line-advice" in advice["classes"]
+    assert closed.astext() == "</aside>"
+    # the paragraph stays in the summary too
+    assert sub.children[-1].astext() == "For a practitioner: re-run the finder."
+
+
 def test_no_bottom_line_without_verdicts():
     doc = _doc("plain output")
     callouts.transform(doc)
