@@ -41,8 +41,9 @@ COLOURS = 256  # the PNG's palette
 def sharp_png(fig, scale: int = SCALE, colours: int = COLOURS):
     """A figure as a PNG at `scale` times its CSS size, with a palette of `colours`.
 
-    Returns ``(png_bytes, {"width": w, "height": h})``, the CSS size, as IPython's
-    retina formatter does: the page shows the image at that size, drawn with
+    Returns ``(png_bytes, {"width": w})``, the CSS width (IPython's retina formatter
+    also gives the height; a fixed height would squash the image where a narrow
+    column scales its width down): the page shows the image at that width, drawn with
     `scale` x `scale` pixels per CSS pixel, so text stays crisp when a browser
     zooms or a phone's screen is dense. A chart has few colours, so a palette of
     256 (median cut, no dithering) keeps it unchanged to the eye and makes the file
@@ -66,8 +67,7 @@ def sharp_png(fig, scale: int = SCALE, colours: int = COLOURS):
     )
     out = io.BytesIO()
     pal.save(out, format="PNG", optimize=True)
-    w, h = img.size
-    return out.getvalue(), {"width": w // scale, "height": h // scale}
+    return out.getvalue(), {"width": img.size[0] // scale}
 
 
 def _show_figures_sharp() -> None:
