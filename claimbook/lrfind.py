@@ -10,17 +10,22 @@ one precise reading, the same in every chapter:
    default ``skip`` here is ``len(lrs) // 10``, the same number for a test that ran
    all its iterations. For a curve cut short by the divergence stop, pass
    ``skip=num_it // 10``;
-2. find the lowest smoothed loss after that;
-3. the loss *starts to shoot up* at the last point before it first rises more than
-   ``rise`` (10%) above that minimum.
+2. take a running median of ``window`` points (5; centred, shorter at the ends), so
+   that a dip of one or two points is not read as the curve's level;
+3. find the lowest median after the skipped start;
+4. the loss *starts to shoot up* at the last point where the median is still within
+   ``rise`` (10%) of that minimum: after it, the curve stays above for good.
 
-If the loss never rises that far, the curve did not shoot up within the tested
+If the loss never leaves that band, the curve did not shoot up within the tested
 range: `ShootUp.found` is False and `lr` is the last LR tested (a lower bound).
 
-A limit, measured in chapter 01 (section 3): on a curve that stays flat until it
-diverges (a trained head, frozen body), the lowest point can be a wobble of the
-first few batches' average, and the 10% rise then fires at a tiny LR, far before
-the divergence a person reading the plot would point at.
+Why steps 2 and 4: on a curve that stays flat until it diverges (a trained head,
+frozen body), the lowest raw point can be a wobble of the first few batches'
+average. Read as "the last point before the first 10% rise above the raw minimum"
+(the book's first reading, ``window=1`` and a first crossing), the rule then fired
+at a tiny LR, far before the divergence a person reading the plot points at
+(chapter 01, section 3; chapter 02). With ``window=1`` this function still reads
+the raw curve, but always at the last crossing.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RISE = 0.10
+WINDOW = 5
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,14 @@ def shoot_up(
     *,
     rise: float = RISE,
     skip: int | None = None,
+    window: int = WINDOW,
 ) -> ShootUp:
     """The book's one reading of "where the loss starts to shoot up".
 
     `lrs` ascending, `losses` the smoothed (positive) losses; `skip` defaults to
-    ``len(lrs) // 10`` (fastai's ``num_it // 10`` for a test that ran to the end).
-    A NaN or infinite loss counts as a rise."""
+    ``len(lrs) // 10`` (fastai's ``num_it // 10`` for a test that ran to the end);
+    `window` is the running median's width (odd; 1 reads the raw curve). A NaN or
+    infinite loss counts as a rise."""
     x = np.asarray(lrs, dtype=np.float64)
     y = np.asarray(losses, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:
@@ -64,18 +72,26 @@ def shoot_up(
         )
     if rise <= 0:
         raise ValueError(f"rise={rise}; use a positive fraction")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window={window}; use an odd number of points, 1 or more")
     skip = len(x) // 10 if skip is None else skip
     if len(x) - skip < 2:
         raise ValueError(f"{len(x)} points leave fewer than 2 after skipping {skip}")
     if np.any(np.diff(x) <= 0):
         raise ValueError("lrs must increase")
-    finite = np.where(np.isfinite(y), y, np.inf)
-    i_min = skip + int(np.argmin(finite[skip:]))
-    if not np.isfinite(finite[i_min]) or finite[i_min] <= 0:
+    level = running_median(np.where(np.isfinite(y), y, np.inf), window)
+    i_min = skip + int(np.argmin(level[skip:]))
+    if not np.isfinite(level[i_min]) or level[i_min] <= 0:
         raise ValueError("the curve needs a positive, finite minimum")
-    over = np.nonzero(~(finite[i_min:] <= (1 + rise) * finite[i_min]))[0]
-    if len(over):
-        i_up = i_min + int(over[0]) - 1
-        return ShootUp(float(x[i_up]), i_up, float(x[i_min]), i_min, True)
+    within = np.nonzero(level[i_min:] <= (1 + rise) * level[i_min])[0]
+    i_up = i_min + int(within[-1])
     last = len(x) - 1
-    return ShootUp(float(x[last]), last, float(x[i_min]), i_min, False)
+    return ShootUp(float(x[i_up]), i_up, float(x[i_min]), i_min, i_up < last)
+
+
+def running_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Centred running median of an odd `window`; near the ends the window shrinks
+    to the points there are (infinite values sort last)."""
+    h = window // 2
+    n = len(y)
+    return np.array([np.median(y[max(0, i - h) : i + h + 1]) for i in range(n)])
