@@ -47,10 +47,10 @@ def test_setup_silences_fastai_on_small_budget(no_env_budget):
 @contextlib.contextmanager
 def _lessons_data_present():
     """Pretend Pets and the ResNet-34 weights are on disk (setup() checks both)."""
-    from claimbook import data, models
+    from claimbook import models, pets
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(data, "pets_path", lambda **kw: None)
+        mp.setattr(pets, "pets_path", lambda **kw: None)
         mp.setattr(models, "require_weights", lambda *a, **kw: None)
         yield
 
