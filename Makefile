@@ -5,9 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.claimbook-installed
 EXECUTE ?=
 # STRICT=1: the site build fails on any Sphinx warning or broken reference (`make test`
-# builds it so); without it, `make book` reports problems and keeps going.
+# builds it so); without it, `make book` reports problems and keeps going. A strict
+# build starts from an empty _build/html and re-reads every page: an incremental build
+# would not repeat an unchanged page's warnings, and Sphinx never deletes images that
+# an earlier build wrote (the browser test measures the site's size).
 STRICT ?=
-JB_FLAGS := --keep-going $(if $(STRICT),-W -n)
+JB_FLAGS := --keep-going $(if $(STRICT),-W -n --all)
 # Strict nbval on the CPU small budget at the default seed; lax on a GPU, the full
 # budget or another seed (numerics differ from the committed CPU outputs there; every
 # verdict's guard still runs, and off the reference setting it reports, not raises).
@@ -68,6 +71,7 @@ ledger: install $(if $(EXECUTE),execute)
 
 # The HTML book; EXECUTE=1 re-executes the chapters and regenerates the ledger first.
 book: install site-deps $(if $(EXECUTE),ledger)
+	$(if $(STRICT),rm -rf _build/html)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 	@echo "HTML book: file://$(CURDIR)/_build/html/index.html"
 
