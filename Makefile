@@ -145,7 +145,7 @@ LOWEST := .venv-lowest
 LOWEST_PINS = $(shell grep -E '^(torch|torchvision|pytest|nbval|nbclient|ipykernel|nbformat|pyyaml)==' requirements.txt)
 LOWEST_TESTS := $(addprefix tests/test_,$(addsuffix .py,budget claims data debug evidence \
 	finetune groups hooks interactive lrfind models parallel plotting registry \
-	renames replicates runtime seeding timing verdictline wheels))
+	renames replicates runtime seeding timing tolerance verdictline wheels lrstudy))
 lowest: install cache
 	rm -rf $(LOWEST)
 	$(VENV)/bin/uv venv -q --python $(PY) $(LOWEST)

@@ -21,6 +21,7 @@ COMMANDS = {
         "were the committed outputs made on this kind of CPU?",
     ),
     "lowest": ("bookbuild.lowest", "link the locked torch into a lowest-bounds venv"),
+    "figures": ("bookbuild.figures", "is every figure's text readable as displayed?"),
 }
 
 

@@ -18,8 +18,8 @@ its place:
   wrong on the repository's issue tracker.
 
 Everything in a callout is parsed from the printed line; nothing is typed here
-but the labels. Printed outputs also speak the verdicts' vocabulary: a decision's
-"-> fails" is shown as "-> does not hold" (the notebooks keep the package's word).
+but the labels. (Printed decisions already speak the verdicts' vocabulary:
+`claimbook.evidence` writes "-> does not hold", never "fails".)
 A chapter page also gets a bottom line after its overview: every verdict's badge,
 claim and finding, linked to its callout, built from the same lines, so it cannot
 drift from the results, followed by the chapter's own advice (its paragraph that
@@ -75,7 +75,6 @@ BAR_RE = re.compile(
     r"\(\d+% [\w ]+ interval, n=\d+\)"
 )
 PER_TASK_RE = re.compile(r"holds on (\d+) of (\d+) tasks")
-FAILS_WORD = re.compile(r"-> fails\b")
 FIELDS = (
     ("evidence", "Evidence"),
     ("interval", "Interval"),
@@ -227,9 +226,7 @@ def callout_html(f: dict, repo_url: str = "") -> str:
     if verdict == HOLDS and _is_non_inferiority(f):
         today = NON_INFERIORITY_HOLDS
     raw = "".join(
-        f"<dt>{label}</dt><dd>{e(FAILS_WORD.sub('-> does not hold', f[key]))}</dd>"
-        for key, label in FIELDS
-        if f.get(key)
+        f"<dt>{label}</dt><dd>{e(f[key])}</dd>" for key, label in FIELDS if f.get(key)
     )
     link = (
         f' · <a class="vc-report" href="{e(report_url(repo_url, f))}">'
@@ -361,27 +358,47 @@ def _overview(doctree: nodes.document) -> nodes.Node | None:
     return None
 
 
+# A registered rule as a chapter prints it before its runs (`Rule.__str__`).
+RULE_LINE = re.compile(
+    r"^Rule (?P<key>[a-z0-9:-]+) \(registered (?P<date>[0-9-]+)\): (?P<text>.+)$"
+)
+
+
+def rule_html(m: re.Match) -> str:
+    """A printed rule as a wrapped paragraph (a long line in a code block scrolls
+    sideways), its key linked to the rules page's entry."""
+    e = html.escape
+    key = m["key"]
+    anchor = nodes.make_id(key)  # the id Sphinx gives the rules page's heading
+    return (
+        f'<p class="registered-rule"><span class="rr-label">Rule</span> '
+        f'<a href="../book/rules.html#{anchor}"><code>{e(key)}</code></a>, '
+        f"registered {e(m['date'])}: {e(m['text'])}</p>"
+    )
+
+
 def transform(doctree: nodes.document, repo_url: str = "") -> int:
-    """Put callouts in place of verdict lines and the bottom line after the
-    overview; return how many callouts were made."""
+    """Put callouts in place of verdict lines (and wrapped paragraphs in place of
+    printed rules) and the bottom line after the overview; return how many
+    callouts were made."""
     made, seen = 0, []
     for node in list(doctree.findall(_is_output)):
         lines = node.astext().split("\n")
-        parsed = [parse_line(line) for line in lines]
-        shown = [FAILS_WORD.sub("-> does not hold", line) for line in lines]
+        parsed = [parse_line(line) or RULE_LINE.match(line) for line in lines]
         if not any(parsed):
-            if shown != lines:
-                node.replace_self(_block_like(node, "\n".join(shown)))
             continue
         out: list[nodes.Node] = []
         buf: list[str] = []
-        for line, fields in zip(shown, parsed, strict=False):
+        for line, fields in zip(lines, parsed, strict=False):
             if fields is None:
                 buf.append(line)
                 continue
             if "".join(buf).strip():
                 out.append(_block_like(node, "\n".join(buf).rstrip("\n")))
             buf = []
+            if isinstance(fields, re.Match):
+                out.append(nodes.raw("", rule_html(fields), format="html"))
+                continue
             out.append(nodes.raw("", callout_html(fields, repo_url), format="html"))
             seen.append(fields)
             made += 1

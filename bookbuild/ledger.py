@@ -574,6 +574,32 @@ def _history_items(t: dict) -> list[str]:
     return out
 
 
+def _how_rules_decide() -> list[str]:
+    """What each design's outcomes mean, said once here (a chapter prints each rule
+    as one line without it), in the words `claimbook.evidence.Rule` decides by."""
+    from claimbook.evidence import Rule
+
+    ni, eq = "non-inferiority", "equivalence"
+    examples = (
+        ("Superiority", Rule("q", "greater", min_effect=0.02)),
+        ("Non-inferiority", Rule("q", "greater", design=ni, margin=0.02)),
+        ("Equivalence", Rule("q", "greater", design=eq, margin=0.02)),
+    )
+    out = [
+        "**How a rule decides.** The interval is computed from the replicates' values",
+        "(one per replicate, paired within it); with a bar of 0.02 for the example:",
+        "",
+    ]
+    out += [f"- *{name}*: {r.outcome_text()}" for name, r in examples]
+    out += [
+        "- A rule whose control, decided first, misses its bar is *not checked on",
+        "  this budget*, whatever its own interval says; so is one that cannot reach",
+        "  an outcome at the n it runs.",
+        "",
+    ]
+    return out
+
+
 def render_rules(
     rules: dict[str, dict],
     rows: list[dict] | None = None,
@@ -623,6 +649,7 @@ def render_rules(
         "bookbuild ledger`; do not edit it by hand (a test fails when it is stale).",
         "The [claims ledger](claims.md) shows each verdict with its rule.",
         "",
+        *_how_rules_decide(),
     ]
     if not rules:
         out.append("No rule is registered yet.")

@@ -36,8 +36,9 @@ from .claims import (
     below,
     record,
 )
-from .evidence import Rule, decide, float_tolerance, paired
+from .evidence import Rule, decide, paired
 from .runtime import seed_everything, setup
+from .tolerance import float_tolerance
 
 __all__ = [
     "Budget",

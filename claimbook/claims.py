@@ -37,6 +37,7 @@ from .verdictline import (  # noqa: F401  (the verdict words and line, re-export
     fmt,
     format_evidence,
     parse_line,
+    within,
 )
 
 BIBLIOGRAPHY = {
@@ -80,7 +81,7 @@ def verdict_word(
       outcome decides; ``inconclusive`` -> inconclusive on this budget;
       ``undecidable`` (no outcome reachable at this n) or ``not checked`` (its
       control missed the bar) -> not checked on this budget; ``holds`` -> holds
-      (with a caveat if there is a finding); ``fails`` -> does not hold (or
+      (with a caveat if there is a finding); ``does not hold`` -> does not hold (or
       outdated with ``held_then``).
     * ``holds_now`` is None: nothing was measured on this budget -> not checked.
     * holds now with a **finding** (a measured limit: the claim holds only on

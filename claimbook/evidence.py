@@ -38,8 +38,7 @@ bootstrap of the mean with a fixed generator (``"bootstrap"``), or an exact
 Clopper-Pearson interval of a share of successes (``"proportion"``, also for any
 all-equal 0/1 sample). A continuous quantity that comes out identical in every
 replicate is no statistical result: `decide` refuses it (`ConstantSample`); decide
-it as an exact check (`exact_check`) with a tolerance from `float_tolerance` (a
-heuristic for library reductions) or `sum_bound` (a guaranteed bound for a sum).
+it as an exact check (`claimbook.tolerance`).
 
 This module imports nothing from the package.
 """
@@ -57,7 +56,10 @@ DESIGNS = ("superiority", "non-inferiority", "equivalence")
 METHODS = ("t", "bootstrap", "proportion")
 # "undecidable": the rule cannot reach an outcome at this n; "not checked": its
 # control missed the bar, so the experiment could not have seen the effect.
-OUTCOMES = ("holds", "fails", "inconclusive", "undecidable", "not checked")
+# One vocabulary with the verdicts: an outcome that is not "holds" reads "does not
+# hold", the verdict line's words (a negative control's `expected` takes only these).
+HOLDS, DOES_NOT_HOLD = "holds", "does not hold"
+OUTCOMES = (HOLDS, DOES_NOT_HOLD, "inconclusive", "undecidable", "not checked")
 BOOTSTRAP_RESAMPLES = 9999
 BOOTSTRAP_SEED = 20180101  # fixed: the interval must not change between runs
 EQUIVALENCE_LEVEL = 0.90  # two one-sided tests at 5% each
@@ -213,15 +215,18 @@ class Rule:
         )
 
     def __str__(self) -> str:
+        """One compact line, as a chapter prints it before its runs: key, date,
+        design, test, interval, n, aggregation, control. (What each outcome means is
+        `outcome_text`, the same for every rule of a design: the book says it once.)"""
         head = f"Rule {self.key}" if self.key else "Decision rule"
-        when = f", registered {self.registered}" if self.registered else ""
-        out = f"{head}{when}: {self.describe()}. {self.outcome_text()}"
+        when = f" (registered {self.registered})" if self.registered else ""
+        out = f"{head}{when}: {self.describe()}"
         if self.control:
-            out += f" Control, decided first: {self.control}."
-        return out
+            out += f"; control, decided first: {self.control}"
+        return out + "."
 
     def attainable(self, n: int | None = None) -> dict[str, bool]:
-        """Whether 'holds' and 'fails' can be reached with n replicates.
+        """Whether 'holds' and 'does not hold' can be reached with n replicates.
 
         A t or bootstrap interval can sit anywhere once n >= 2. An exact
         binomial interval cannot: at n=4 all successes give a lower bound of
@@ -231,15 +236,15 @@ class Rule:
         if n is None:
             raise RuleError("attainable() needs n (the rule carries none)")
         if n < 2:
-            return {"holds": False, "fails": False}
+            return {HOLDS: False, DOES_NOT_HOLD: False}
         if self.method != "proportion":
-            return {"holds": True, "fails": True}
+            return {HOLDS: True, DOES_NOT_HOLD: True}
         all_ok = clopper_pearson(n, n, self.confidence)
         none_ok = clopper_pearson(0, n, self.confidence)
         t = self.threshold
         if self.direction == "greater":
-            return {"holds": all_ok[0] >= t, "fails": none_ok[1] < t}
-        return {"holds": none_ok[1] <= t, "fails": all_ok[0] > t}
+            return {HOLDS: all_ok[0] >= t, DOES_NOT_HOLD: none_ok[1] < t}
+        return {HOLDS: none_ok[1] <= t, DOES_NOT_HOLD: all_ok[0] > t}
 
 
 @dataclass(frozen=True)
@@ -364,7 +369,7 @@ def _outcome(rule: Rule, low: float, high: float) -> str:
         holds, fails = low >= t, high < t
     else:
         holds, fails = high <= t, low > t
-    return "holds" if holds else "fails" if fails else "inconclusive"
+    return HOLDS if holds else DOES_NOT_HOLD if fails else "inconclusive"
 
 
 def control_bar(rule: Rule, control: Decision) -> tuple[bool, str]:
@@ -411,9 +416,12 @@ def decide(
     (decide it as an exact check instead); with ``constant="undecidable"`` the
     outcome is "undecidable" and says why: for a toy budget's runs (the mini
     budget), where identical replicates say the runs are too small to differ,
-    not that the claim is exact."""
-    if constant not in ("raise", "undecidable"):
-        raise RuleError(f"constant={constant!r}; use 'raise' or 'undecidable'")
+    not that the claim is exact. With ``constant="exact"`` such a sample is decided
+    as an exact check: the one value against the rule's threshold, as an interval
+    of zero width would be (a rule must register this; chapter 01's do: a task on
+    which every pick scores exactly 0 lies wholly below any positive bar)."""
+    if constant not in ("raise", "undecidable", "exact"):
+        raise RuleError(f"constant={constant!r}; use 'raise', 'undecidable' or 'exact'")
     x = np.asarray(values, dtype=np.float64)
     n = len(x)
     if rule.n is not None and n != rule.n:
@@ -438,6 +446,14 @@ def decide(
     except ConstantSample as err:
         if constant == "raise":
             raise
+        if constant == "exact":
+            v = float(x[0])
+            outcome, reason = _outcome(rule, v, v), f"exact check: all {n} gave {v:g}"
+            if control is not None:
+                ok, why = control_bar(rule, control)
+                if not ok:
+                    outcome, reason = "not checked", why
+            return Decision(rule, v, v, v, n, outcome, reason, control)
         return Decision(
             rule, float(x[0]), math.nan, math.nan, n, "undecidable",
             f"no interval: {err}".split("; ")[0], control,
@@ -460,17 +476,20 @@ def decide_control(values: Sequence[float], rule: Rule) -> Decision:
 def decide_negative_control(
     values: Sequence[float], rule: Rule, expected: str
 ) -> Decision:
-    """A negative control: an arm that must come out as `expected` ('fails' for a
-    broken arm, 'holds' for an equivalence of a recipe against itself). A
+    """A negative control: an arm that must come out as `expected` ('does not hold'
+    for a broken arm, 'holds' for an equivalence of a recipe against itself). A
     negative control that does not is reported in `reason` as 'not checked'."""
-    if expected not in ("holds", "fails"):
-        raise RuleError(f"expected={expected!r}; a negative control expects an outcome")
+    if expected not in (HOLDS, DOES_NOT_HOLD):
+        raise RuleError(
+            f"expected={expected!r}; a negative control expects {HOLDS!r} or "
+            f"{DOES_NOT_HOLD!r}"
+        )
     d = decide(values, rule)
     if d.outcome != expected:
         return replace(
             d,
             outcome="not checked",
-            reason=f"negative control came out {d.outcome}, not {expected}",
+            reason=f"negative control came out '{d.outcome}', not '{expected}'",
         )
     return d
 
@@ -493,7 +512,7 @@ class TaskDecisions:
     def interval_text(self) -> str:
         c, k = self.counts(), len(self.per_task)
         return (
-            f"holds on {c['holds']} of {k} tasks, does not hold on {c['fails']} "
+            f"holds on {c['holds']} of {k} tasks, does not hold on {c[DOES_NOT_HOLD]} "
             f"(needs {self.k_needed} of {k})"
         )
 
@@ -507,23 +526,25 @@ def decide_tasks(
     k_needed: int,
     *,
     controls: Mapping[str, Decision] | None = None,
+    constant: str = "raise",
 ) -> TaskDecisions:
     """Decide `rule` on each task, then 'holds on k of K': holds when at least
     `k_needed` tasks hold, does not hold when so many fail that `k_needed` can
-    no longer be reached, inconclusive otherwise."""
+    no longer be reached, inconclusive otherwise. `constant` is passed to `decide`
+    (a task whose replicates all gave one value)."""
     K = len(values_by_task)
     if not 1 <= k_needed <= K:
         raise RuleError(f"k_needed={k_needed}; need 1 <= k <= {K} tasks")
     per = {
-        name: decide(v, rule, control=(controls or {}).get(name))
+        name: decide(v, rule, control=(controls or {}).get(name), constant=constant)
         for name, v in values_by_task.items()
     }
-    holds = sum(d.outcome == "holds" for d in per.values())
-    fails = sum(d.outcome == "fails" for d in per.values())
+    holds = sum(d.outcome == HOLDS for d in per.values())
+    fails = sum(d.outcome == DOES_NOT_HOLD for d in per.values())
     outcome = (
-        "holds"
+        HOLDS
         if holds >= k_needed
-        else "fails"
+        else DOES_NOT_HOLD
         if K - fails < k_needed
         else "inconclusive"
     )
@@ -536,83 +557,3 @@ def paired(a: Sequence[float], b: Sequence[float]) -> np.ndarray:
     if a.shape != b.shape or a.ndim != 1:
         raise RuleError(f"paired arms need equal 1-D shapes, got {a.shape}, {b.shape}")
     return a - b
-
-
-@dataclass(frozen=True)
-class ExactCheck:
-    """A deterministic comparison with a tolerance: the worst deviation and the
-    tolerance it was held to (no interval: nothing here is random)."""
-
-    what: str
-    worst: float
-    tol: float
-    n: int
-
-    @property
-    def ok(self) -> bool:
-        return self.worst <= self.tol
-
-    def __str__(self) -> str:
-        op = "<=" if self.ok else ">"
-        return (
-            f"exact check: {self.what}, worst |deviation| {self.worst:.3g} {op} "
-            f"tolerance {self.tol:.3g} over {self.n} values"
-        )
-
-
-def exact_check(values: Sequence[float], target: float, tol: float, what: str = ""):
-    """Every value equals `target` within `tol` (a justified tolerance)."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0 or not np.all(np.isfinite(x)):
-        raise RuleError("an exact check needs finite values")
-    if not tol >= 0:
-        raise RuleError(f"tol={tol}; a tolerance is >= 0")
-    return ExactCheck(
-        what or f"value = {target:g}",
-        float(np.abs(x - target).max()),
-        float(tol),
-        x.size,
-    )
-
-
-def float_tolerance(dtype, n_terms: int, magnitude: float = 1.0, safety: float = 2.0):
-    """A tolerance for rounding noise, from the dtype and the computation's size.
-
-    Returns ``safety * n_terms * eps * magnitude`` (`dtype` a torch or NumPy dtype).
-    This is a heuristic, not a bound: it is the scale at which the rounding errors of
-    a reduction over `n_terms` terms of size about `magnitude` show up when they
-    partly cancel, as in the library reductions the chapters check (``torch.sum`` and
-    matrix products sum pairwise or in blocks, whose worst case grows like
-    ``log2(n)`` rather than ``n``). A naive left-to-right float32 sum of random
-    terms can exceed it; where a guaranteed bound is wanted, use `sum_bound`.
-    """
-    if n_terms < 1:
-        raise RuleError(f"n_terms={n_terms}; need at least one term")
-    return float(safety * n_terms * _eps(dtype) * magnitude)
-
-
-def sum_bound(dtype, n_terms: int, abs_sum: float) -> float:
-    """The worst-case rounding error of a left-to-right sum of `n_terms` terms whose
-    absolute values add up to `abs_sum`: ``gamma_(n-1) * abs_sum`` with
-    ``gamma_k = k*u / (1 - k*u)`` and ``u = eps / 2`` (Higham, *Accuracy and
-    Stability of Numerical Algorithms*, 2nd ed., eq. 4.4). It holds for any order
-    of summation, pairwise included; it is usually far above the error seen."""
-    if n_terms < 1:
-        raise RuleError(f"n_terms={n_terms}; need at least one term")
-    if not abs_sum >= 0:
-        raise RuleError(f"abs_sum={abs_sum}; a sum of absolute values is >= 0")
-    ku = (n_terms - 1) * _eps(dtype) / 2
-    if ku >= 1:
-        raise RuleError(f"{n_terms} terms: the bound needs (n - 1) * u < 1")
-    return float(ku / (1 - ku) * abs_sum)
-
-
-def _eps(dtype) -> float:
-    try:
-        import torch
-
-        if isinstance(dtype, torch.dtype):
-            return float(torch.finfo(dtype).eps)
-    except ImportError:  # pragma: no cover - torch is a requirement
-        pass
-    return float(np.finfo(dtype).eps)

@@ -30,7 +30,6 @@ settings compared within a replicate differ only in the setting.
 from __future__ import annotations
 
 import copy
-import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -359,13 +358,16 @@ class FineTuner:
         """fastai's LR range test (``Learner.lr_find``): every group's LR grows
         exponentially from `start_lr` towards `end_lr` over `num_it` batches; the
         curve is the debiased moving average of the loss (fastai's ``AvgSmoothLoss``,
-        beta 0.98), stopped early once it exceeds 4x its best (`stop_div`). Weights,
+        beta 0.98), stopped early once it exceeds 4x its best (`stop_div`): both
+        `claimbook.lrfind.SmoothedLoss` in fastai's float32 arithmetic. Weights,
         optimizer state and counters are restored afterwards. Returns (lrs, losses).
         """
+        from .lrfind import SmoothedLoss
+
         saved = self.snapshot()
-        beta = 0.98
+        # fastai's arithmetic (a float32 lerp) and its stop (NaN does not stop it)
+        curve = SmoothedLoss(float32=True, stop_on_nan=False)
         lrs, losses = [], []
-        best, avg = math.inf, torch.zeros(())
         self.model.train()
         i, k = 0, self.epochs_done
         with torch.random.fork_rng(devices=self._rng_devices()):
@@ -376,12 +378,9 @@ class FineTuner:
                     self.opt.set_hyper("lr", lr)
                     loss = self._step(xb, yb).float().cpu()
                     i += 1
-                    avg = torch.lerp(loss, avg, beta)
-                    smooth = float(avg / (1 - beta**i))
                     lrs.append(lr)
-                    losses.append(smooth)
-                    best = min(best, smooth)
-                    if (stop_div and smooth > 4 * best) or i >= num_it:
+                    losses.append(curve.update(float(loss)))
+                    if (stop_div and curve.diverged) or i >= num_it:
                         i = num_it
                         break
                 k += 1

@@ -52,10 +52,28 @@ def fmt(x, sig: int = 3) -> str:
 
 
 def below(x: float, tol: float) -> str:
-    """A float-noise quantity printed stably: '<1e-06' when under `tol`, else its value.
+    """A float-noise quantity with the bound it is checked against: '2.4e-07 (< 1e-06)'
+    when under `tol`, '0.0213 (over 1e-06)' when not.
 
-    Use it for differences that are rounding noise (they vary across CPUs)."""
-    return f"<{tol:.3g}" if abs(float(x)) < tol else fmt(float(x))
+    The value is rounded to 2 significant digits: rounding noise of this size is
+    reproducible on one kind of CPU with fixed threads (strict nbval runs only on the
+    kind the outputs were made on), not across kinds."""
+    x, tol = float(x), float(tol)
+    if not tol > 0:
+        raise ValueError(f"tol={tol}; a tolerance is positive")
+    if abs(x) < tol:
+        return f"{fmt(x, 2)} (< {tol:.2g})"
+    return f"{fmt(x, 2)} (over {tol:.2g})"
+
+
+def within(x: float, tol: float) -> str:
+    """The same check worded for a finding, which must not move with the seed:
+    'under 0.001' when ``|x| < tol``, else the value (`below` prints the value too).
+    """
+    x, tol = float(x), float(tol)
+    if not tol > 0:
+        raise ValueError(f"tol={tol}; a tolerance is positive")
+    return f"under {tol:.2g}" if abs(x) < tol else fmt(x, 2)
 
 
 def format_evidence(evidence: Mapping[str, object] | str, sig: int = 3) -> str:

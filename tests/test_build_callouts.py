@@ -17,7 +17,8 @@ REPO = "https://github.com/claimbook/claimbook"
 EXPERIMENT = (
     "[does not hold] fd-bn-ics (FA18 L6): BatchNorm's explanation was wrong. — "
     "evidence: loss_area_BN=0.0539, shift_part=mean +4.28 [+3.93, +4.64] (95% CI, "
-    "n=12) -> fails — interval: mean +1.50 [+1.43, +1.57] (95% CI, n=12) — control: "
+    "n=12) -> does not hold — interval: mean +1.50 [+1.43, +1.57] (95% CI, n=12) — "
+    "control: "
     "fd-bn-ics:control: mean +2.72 [+2.59, +2.84] (95% CI, n=12) -> holds — rule: "
     "non-inferiority, margin 0.223: ln L(noisy) - ln L(BN) < +0.223 (95% t interval, "
     "n=12); one task — scope: MLPs of 6 hidden layers on 128 tabular examples"
@@ -61,10 +62,9 @@ def test_callout_carries_badge_claim_strength_and_raw_evidence():
     assert "mean +1.50, 95% interval +1.43 to +1.57, needed &lt; +0.223" in out
     assert out.count("<svg") == 1
     assert 'class="vc-need"' in out
-    # raw fields behind a toggle, in the verdicts' vocabulary
+    # raw fields behind a toggle, as printed
     assert "<details" in out
     assert "<dt>Control, decided first</dt>" in out
-    assert "-&gt; fails" not in out
     assert "-&gt; does not hold" in out
 
 
@@ -112,8 +112,8 @@ def _doc(*blocks):
 
 def test_transform_replaces_verdict_lines_and_keeps_the_rest():
     doc = _doc(
-        "before\n" + EXPERIMENT + "\nbetween -> fails\n" + EXACT + "\nafter",
-        "control: mean +1 [+0.5, +1.5] (95% CI, n=8) -> fails",
+        "before\n" + EXPERIMENT + "\nbetween -> does not hold\n" + EXACT + "\nafter",
+        "control: mean +1 [+0.5, +1.5] (95% CI, n=8) -> does not hold",
         "plain output",
     )
     assert callouts.transform(doc, REPO) == 2
@@ -243,3 +243,29 @@ def test_closing_table_shows_claims_badges_and_findings():
     assert '<a href="#verdict-dlr-ten-x">b about 10x a.</a>' in out
     assert 'class="verdict verdict-fails">does not hold<' in out
     assert "the 10x slice scores within 0.006" in out  # the computed finding
+
+
+def test_printed_rules_become_wrapped_paragraphs_linked_to_the_rules_page():
+    from claimbook.evidence import Rule
+
+    r = Rule(
+        "gain of A over B",
+        "greater",
+        min_effect=0.02,
+        key="x-gain:control",
+        n=8,
+        registered="2026-12-06",
+    )
+    doc = _doc("before\n" + str(r) + "\n" + EXPERIMENT, "Rule of thumb: not a rule")
+    assert callouts.transform(doc, REPO) == 1
+    raws = [n.astext() for n in doc.findall(nodes.raw)]
+    rule_html = next(h for h in raws if "registered-rule" in h)
+    assert (
+        '<a href="../book/rules.html#x-gain-control"><code>x-gain:control</code></a>'
+        in (rule_html)
+    )
+    assert "registered 2026-12-06: superiority: gain of A over B &gt;= +0.0200" in (
+        rule_html
+    )
+    texts = [n.astext() for n in doc.findall(nodes.literal_block)]
+    assert texts == ["before", "Rule of thumb: not a rule"]  # other text stays code

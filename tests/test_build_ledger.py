@@ -531,6 +531,12 @@ def test_rules_page_lists_every_rule_by_chapter_with_its_history(tmp_path):
         "**3** rules for 2 claims in 2 chapter(s); 1 registered after their "
         "results were seen, 1 amended since."
     ) in page
+    # what each design's outcomes mean, once, above the rules (not in each printout)
+    assert page.index("**How a rule decides.**") < page.index("**3** rules")
+    assert (
+        "- *Non-inferiority*: Holds if the interval's lower bound is above -0.0200; "
+        "does not hold if its upper bound is below -0.0200"
+    ) in page
     # grouped by chapter, in chapter order; a chapter without a notebook is named
     assert page.index("## 02\\_discriminative\\_lrs") < page.index("## My chapter")
     assert "Chapter [My chapter](../notebooks/07_demo.ipynb)" in page

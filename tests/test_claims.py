@@ -59,9 +59,22 @@ def test_fmt(x, out):
     assert fmt(x) == out
 
 
-def test_below_hides_float_noise():
-    assert claims.below(2e-7, 1e-6) == "<1e-06"
-    assert claims.below(0.5, 1e-6) == "0.500"
+def test_below_prints_the_value_with_its_bound():
+    assert claims.below(2.44e-7, 1e-6) == "2.4e-07 (< 1e-06)"
+    assert claims.below(-2.44e-7, 1e-6) == "-2.4e-07 (< 1e-06)"
+    assert claims.below(0.0, 4.44e-16) == "0 (< 4.4e-16)"
+    assert claims.below(0.5, 1e-6) == "0.50 (over 1e-06)"
+    assert claims.below(1e-6, 1e-6) == "1.0e-06 (over 1e-06)"  # the bound is strict
+    with pytest.raises(ValueError, match="positive"):
+        claims.below(0.0, 0.0)
+
+
+def test_within_words_the_check_without_the_noise():
+    """For findings, which stay the same under another seed: only the bound."""
+    assert claims.within(2.44e-7, 1e-3) == claims.within(-9e-4, 1e-3) == "under 0.001"
+    assert claims.within(0.5, 1e-3) == "0.50"
+    with pytest.raises(ValueError, match="positive"):
+        claims.within(0.0, -1.0)
 
 
 def test_record_prints_one_parsable_line(capsys):

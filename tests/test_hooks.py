@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from claimbook.evidence import float_tolerance
 from claimbook.heatmaps import (
     cell_centre_hits,
     cell_centres_inside,
@@ -21,6 +20,7 @@ from claimbook.heatmaps import (
 )
 from claimbook.hooks import LayerHooks, n_hooks
 from claimbook.models import ResNetSmall
+from claimbook.tolerance import float_tolerance
 
 
 @pytest.fixture(autouse=True)

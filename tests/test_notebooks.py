@@ -83,6 +83,18 @@ def test_ignored_outputs_say_why(nb):
         )
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_figure_text_is_readable_as_displayed(nb):
+    """Every figure went through claimbook.plotting.sharp_png (it records its
+    smallest text) and no text shows under 10 CSS px in the book's column."""
+    from bookbuild import figures
+
+    figs = figures.figures(nb)
+    assert [f.cell for f in figs if not f.recorded] == [], "figures without a record"
+    small = {f.cell: round(f.shown_text, 1) for f in figures.too_small(figs)}
+    assert small == {}, f"text under {figures.MIN_TEXT} px as displayed, by cell"
+
+
 def test_toc_lists_every_notebook():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in NOTEBOOKS:

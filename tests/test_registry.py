@@ -125,7 +125,8 @@ def test_a_rule_loads_with_its_budgets_n_and_prints_its_design():
     key = next(iter(registry.all_rules()))
     small, mini = rule(key, "small"), rule(key, "mini")
     text = str(small)
-    assert text.startswith(f"Rule {key}, registered ")
+    assert text.startswith(f"Rule {key} (registered ")
+    assert "\n" not in text
     assert small.design_text() in text
     assert f"n={small.n}" in text
     assert small.n >= mini.n

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from claimbook.evidence import float_tolerance
 from claimbook.replicates import Stacked, StackedAdam, stacked_loss
+from claimbook.tolerance import float_tolerance
 
 
 def _mlp(seed):

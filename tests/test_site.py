@@ -800,6 +800,24 @@ def test_launch_menu_opens(browser, server, reports):
     page.close()
 
 
+def test_output_column_is_as_wide_as_the_figure_check_assumes(browser, server, reports):
+    """bookbuild.figures scales each figure to COLUMN CSS px to judge its text at
+    1280 px: the chapters' output area must be at least that wide there."""
+    from bookbuild.figures import COLUMN
+
+    chapter = next(p for p in reports if p.startswith("notebooks/"))
+    page = browser.new_page()
+    page.set_viewport_size(VIEWPORT)
+    page.goto(server + chapter, wait_until="load")
+    widths = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.cell_output'))"
+        ".map(o => o.getBoundingClientRect().width).filter(w => w > 0)"
+    )
+    page.close()
+    assert widths, chapter
+    assert min(widths) >= COLUMN - 1, (chapter, min(widths))
+
+
 _SHOWN_ROWS_JS = """() =>
   Array.from(document.querySelectorAll('.claim-ledger tbody tr'))
     .filter(r => r.getClientRects().length > 0).length"""
