@@ -18,10 +18,14 @@ default run length). `data` is a dict of stacked tensors, one replicate per row:
   at once, the curves smoothed and cut by `claimbook.lrfind.smooth_and_stop`;
 - `train_stacked`: every replicate trains every arm;
 - `one_cycle` and `phases`: the schedules, built from fastai's own parts;
-- `batch_order`, `rows`, `stacked_models`: the pieces they share.
+- `batch_order`, `rows`, `stacked_models`: the pieces they share;
+- `read_curve`: the five picks a finder curve gives; `score_arms`: the share of the
+  achievable improvement each arm gets; `decide_per_task` (with `k_needed`): a
+  registered rule task by task, controls first, then 'holds on k of K'.
 
 The unit tests check the stacked range test against independent single-model range
-tests and `train_stacked` against separate ``torch.optim.Adam`` runs.
+tests, `train_stacked` against separate ``torch.optim.Adam`` runs, and the scoring
+and deciding on small cases worked by hand.
 """
 
 from __future__ import annotations
@@ -178,3 +182,89 @@ def train_stacked(
             per = task.loss(st(xe).flatten(0, 1), ye.flatten(0, 1)).view(R * K, -1)
             out[split] = per.mean(1).double().view(R, K).cpu().numpy()
     return out
+
+
+# --- scoring the runs and deciding a rule task by task ---------------------------
+
+
+def read_curve(lrs, losses, num_it: int) -> dict:
+    """The five picks one finder curve gives: fastai's four suggestions (as
+    `lr_find` makes them, `claimbook.lrfind.suggestions`) and lesson 3's rule of
+    thumb, a tenth of where the loss starts to shoot up (`shoot_up`, skipping the
+    test's first tenth); ``"shot up"``: whether the curve rose within the range.
+    A curve too short for a reading gives NaN for it."""
+    from .lrfind import shoot_up, suggestions
+
+    picks = suggestions(lrs, losses, num_it)
+    skip = num_it // 10
+    up = shoot_up(lrs, losses, skip=skip) if len(lrs) - skip >= 2 else None
+    picks["rule of thumb"] = up.lr / 10 if up else np.nan
+    picks["shot up"] = bool(up and up.found)  # False: no rise within the range
+    return picks
+
+
+def score_arms(res: dict, chance: np.ndarray, n_grid: int, best_te=None):
+    """How much of what training can achieve each arm gets, per replicate.
+
+    `res`: `train_stacked`'s output (``va``, ``te``: final losses, replicates x
+    arms); `chance`: each replicate's loss of the best constant prediction; the
+    first `n_grid` arms are the LR grid. A run that diverged or ends worse than the
+    constant prediction learned nothing: its loss counts as `chance`. The
+    achievable improvement is chance minus the test loss of the grid arm best on
+    validation (or `best_te`, another stack's); a replicate where it is under 1% of
+    chance cannot be scored (NaN). Returns (valid losses, the best grid arm per
+    replicate, every arm's captured share, the reference test loss)."""
+    chance = np.asarray(chance, dtype=np.float64)
+    va, te = (
+        np.where(np.isfinite(v) & (v < chance[:, None]), v, chance[:, None])
+        for v in (res["va"], res["te"])
+    )
+    best = va[:, :n_grid].argmin(1)
+    ref = te[np.arange(len(chance)), best] if best_te is None else best_te
+    gain = chance - ref
+    gain = np.where(gain > 0.01 * chance, gain, np.nan)
+    return va, best, (chance[:, None] - te) / gain[:, None], ref
+
+
+def k_needed(rule, cases: int) -> int:
+    """k of a rule registered as '..., holds on k of K with k = .'; K must be
+    `cases` (the tasks, or the held-out cases the rule decides)."""
+    import re
+
+    m = re.search(r"holds on k of (\d+) with k = (\d+)", rule.aggregation)
+    if not m:
+        raise ValueError(f"{rule.key}: no 'holds on k of K with k = .' aggregation")
+    if int(m[1]) != cases:
+        raise ValueError(f"{rule.key}: registered for {m[1]} cases, got {cases}")
+    return int(m[2])
+
+
+def decide_per_task(rule, values: dict, control_values: dict, control_rule=None):
+    """The registered `rule` on each task ({task: one value per replicate}), each
+    task's control ({task: values}, decided first with `control_rule`), then 'holds
+    on k of K' (`claimbook.evidence.decide_tasks`). A task whose replicates all gave
+    one value is decided by an exact check (``constant="exact"``), as chapter 01's
+    rules register. Returns ``(TaskDecisions, "")``, or ``(None, why)`` where a
+    replicate could not be scored (NaN) or a control has no interval (toy budgets)."""
+    from .evidence import decide_control, decide_tasks
+
+    unscored = {
+        name: int(np.isnan(v).sum() + np.isnan(control_values.get(name, 0)).sum())
+        for name, v in values.items()
+    }
+    unscored = {name: k for name, k in unscored.items() if k}
+    if unscored:
+        why = ", ".join(f"{name}: {k}" for name, k in unscored.items())
+        return None, f"replicates where no grid LR learned anything ({why})"
+    controls = None
+    if rule.control:
+        if control_rule is None:
+            raise ValueError(f"{rule.key}: decide its control {rule.control!r} too")
+        same = [n for n in values if np.ptp(control_values[n]) == 0]
+        if same:
+            return None, f"identical control values on {', '.join(same)}"
+        controls = {n: decide_control(control_values[n], control_rule) for n in values}
+    d = decide_tasks(
+        values, rule, k_needed(rule, len(values)), controls=controls, constant="exact"
+    )
+    return d, ""

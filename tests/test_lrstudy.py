@@ -11,13 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from claimbook.lrfind import smooth_and_stop
+from claimbook.evidence import Rule
+from claimbook.lrfind import shoot_up, smooth_and_stop, suggestions
 from claimbook.lrstudy import (
     ADAM,
     batch_order,
+    decide_per_task,
+    k_needed,
     one_cycle,
     phases,
+    read_curve,
     rows,
+    score_arms,
     stacked_range_test,
     train_stacked,
 )
@@ -155,3 +160,85 @@ def test_schedules_are_fastais():
     warm = phases(True, False)
     assert warm(0.0)[0] == pytest.approx(1 / 25)
     assert warm(0.5)[0] == 1.0
+
+
+def test_read_curve_gives_fastais_four_and_the_rule_of_thumb():
+    lrs = 1e-7 * (1e8 ** (np.arange(30) / 30))
+    losses = np.concatenate(
+        [np.full(20, 2.0) - np.arange(20) * 0.02, 2 ** np.arange(10)]
+    )
+    picks = read_curve(lrs, losses, 30)
+    fa = suggestions(lrs, losses, 30)
+    assert {k: picks[k] for k in fa} == fa
+    up = shoot_up(lrs, losses, skip=3)
+    assert picks["rule of thumb"] == up.lr / 10
+    assert picks["shot up"] is True
+    flat = read_curve(lrs, np.full(30, 1.0) - np.arange(30) * 1e-3, 30)
+    assert flat["shot up"] is False  # still falling at the end: no rise in range
+    short = read_curve(lrs[:3], losses[:3], 30)
+    assert np.isnan(short["rule of thumb"])
+    assert np.isnan(short["slide"])
+
+
+def test_score_arms_captured_share_of_the_achievable_improvement():
+    chance = np.array([2.0, 2.0, 1.0])
+    # arms: two grid LRs, then one pick; replicate 1's pick diverged (inf)
+    res = {
+        "va": np.array([[1.0, 0.5, 0.8], [0.6, 1.2, np.inf], [0.995, 0.999, 0.9]]),
+        "te": np.array([[1.2, 0.4, 0.8], [0.7, 1.0, np.nan], [0.995, 0.999, 0.9]]),
+    }
+    va, best, share, ref = score_arms(res, chance, n_grid=2)
+    assert best.tolist() == [1, 0, 0]  # chosen on validation, not test
+    assert ref[:2].tolist() == [0.4, 0.7]
+    assert share[0].tolist() == pytest.approx([0.5, 1.0, 0.75])
+    assert share[1, 2] == 0  # diverged: scored as the constant prediction
+    assert va[1, 2] == 2.0
+    assert np.isnan(share[2]).all()  # the best grid arm gains under 1% of chance
+    other_ref = np.array([1.0, 1.0, 0.5])
+    _, _, other, _ = score_arms(res, chance, n_grid=2, best_te=other_ref)
+    assert other[0, 1] == pytest.approx(1.6)  # against another stack's reference
+
+
+def test_k_needed_reads_the_registered_aggregation():
+    r = Rule(
+        "q", "greater", 0.1, key="x", aggregation="per task, holds on k of 4 with k = 3"
+    )
+    assert k_needed(r, 4) == 3
+    with pytest.raises(ValueError, match="4 cases, got 8"):
+        k_needed(r, 8)
+    with pytest.raises(ValueError, match="aggregation"):
+        k_needed(Rule("q", "greater", 0.1, key="y"), 4)
+
+
+def test_decide_per_task_controls_first_and_constant_tasks_exactly():
+    agg = "per task, holds on k of 3 with k = 3"
+    r = Rule(
+        "share", "greater", 0.9, key="x", n=8, control="x:control", aggregation=agg
+    )
+    ctl = Rule("gap", "greater", 0.1, key="x:control", n=8)
+    rng = np.random.default_rng(0)
+    good = lambda m: m + rng.normal(0, 0.01, 8)  # noqa: E731
+    values = {"a": good(0.97), "b": good(0.99), "c": np.zeros(8)}
+    controls = {k: good(0.5) for k in values}
+    d, why = decide_per_task(r, values, controls, ctl)
+    assert why == ""
+    assert [t.outcome for t in d.per_task.values()] == [
+        "holds",
+        "holds",
+        "does not hold",
+    ]
+    assert d.per_task["c"].reason == "exact check: all 8 gave 0"
+    assert d.outcome == "does not hold"
+    # a replicate that could not be scored leaves the rule undecided, saying where
+    values["a"][0] = np.nan
+    assert decide_per_task(r, values, controls, ctl) == (
+        None,
+        "replicates where no grid LR learned anything (a: 1)",
+    )
+    values["a"][0] = 0.97
+    controls["b"] = np.full(8, 0.5)
+    assert (
+        decide_per_task(r, values, controls, ctl)[1] == "identical control values on b"
+    )
+    with pytest.raises(ValueError, match="control"):
+        decide_per_task(r, values, controls)
