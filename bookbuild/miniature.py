@@ -179,7 +179,7 @@ def make_weights(
     import torch
     import torchvision
 
-    from claimbook.models import weights_file
+    from claimbook.weights import weights_file
 
     saved = os.environ.get("TORCH_HOME")
     os.environ["TORCH_HOME"] = str(torch_home)

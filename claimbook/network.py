@@ -1,7 +1,7 @@
 """Is a host reachable? The one network probe, so that an offline machine fails fast.
 
 The full budget downloads Pets (`claimbook.pets.pets_path`) and ResNet-34's weights
-(`claimbook.models.require_weights`) only when this says the host answers; offline,
+(`claimbook.weights.require_weights`) only when this says the host answers; offline,
 both stop at once with a message saying what to download, instead of hanging in a
 download.
 """

@@ -86,8 +86,8 @@ def setup(budget: Budget | str | None = None, *, quiet: bool = False) -> Budget:
     if not budget.is_small:
         # the lessons' data and weights: a clear error now, in the setup cell, rather
         # than a crash (or a hanging download) halfway through the chapter
-        from .models import require_weights
         from .pets import pets_path
+        from .weights import require_weights
 
         pets_path()
         require_weights(budget.arch, budget_name=budget.name)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torchvision
 
-from claimbook import models
+from claimbook import models, weights
 from claimbook.models import PretrainConfig, ResNetSmall, pretrained_state, resnet_small
 
 TINY = PretrainConfig(widths=(4, 8, 8, 8), n_train=64, epochs=1, bs=32)
@@ -86,7 +86,7 @@ def test_budget_arch(tmp_path, monkeypatch):
     full = get_budget("full", device="cpu")
     assert models.budget_arch(full, check=False).__name__ == "resnet34"
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    _fake_weights(models.weights_file("resnet34"))
+    _fake_weights(weights.weights_file("resnet34"))
     arch = models.budget_arch(full)  # found in the cache: no probe, no download
     assert arch is torchvision.models.resnet34  # fastai keys its metadata on it
 
@@ -124,7 +124,7 @@ def offline(monkeypatch):
 
 def test_weights_file_is_where_torchvision_looks(tmp_path, monkeypatch, offline):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    path = models.weights_file("resnet34")
+    path = weights.weights_file("resnet34")
     assert path == tmp_path / "torch" / "hub" / "checkpoints" / "resnet34-b627a593.pth"
     state = _fake_weights(path)
     model = torchvision.models.resnet34(weights="IMAGENET1K_V1")  # torch's own path
@@ -138,7 +138,7 @@ def test_mini_without_cached_weights_never_touches_the_network(
     from claimbook.budget import get_budget
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    with pytest.raises(models.WeightsUnavailable) as err:
+    with pytest.raises(weights.WeightsUnavailable) as err:
         models.budget_arch(get_budget("mini", device="cpu"))
     msg = str(err.value)
     assert "resnet34-b627a593.pth" in msg
@@ -156,7 +156,7 @@ def test_full_offline_without_weights_says_what_to_download(
     from claimbook.budget import get_budget
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    with pytest.raises(models.WeightsUnavailable) as err:
+    with pytest.raises(weights.WeightsUnavailable) as err:
         models.budget_arch(get_budget("full", device="cpu"), online=online)
     msg = str(err.value)
     assert "https://download.pytorch.org/models/resnet34-b627a593.pth" in msg
@@ -166,7 +166,7 @@ def test_full_offline_without_weights_says_what_to_download(
 
 def test_full_online_leaves_the_download_to_torchvision(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    path = models.require_weights("resnet34", budget_name="full", online=True)
+    path = weights.require_weights("resnet34", budget_name="full", online=True)
     assert path.name == "resnet34-b627a593.pth"
     assert not path.exists()
 

@@ -47,11 +47,11 @@ def test_setup_silences_fastai_on_small_budget(no_env_budget):
 @contextlib.contextmanager
 def _lessons_data_present():
     """Pretend Pets and the ResNet-34 weights are on disk (setup() checks both)."""
-    from claimbook import models, pets
+    from claimbook import pets, weights
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pets, "pets_path", lambda **kw: None)
-        mp.setattr(models, "require_weights", lambda *a, **kw: None)
+        mp.setattr(weights, "require_weights", lambda *a, **kw: None)
         yield
 
 
