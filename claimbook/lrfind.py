@@ -138,7 +138,7 @@ class SmoothedLoss:
     ):
         self.beta, self.stop, self.float32 = beta, stop, float32
         self.stop_on_nan = stop_on_nan
-        self.count, self.best = 0, math.inf
+        self.count, self.best, self.last = 0, math.inf, math.nan
         self.avg = torch.zeros(()) if float32 else 0.0
 
     def update(self, loss: float) -> float:
@@ -157,7 +157,9 @@ class SmoothedLoss:
 
     @property
     def diverged(self) -> bool:
-        """Whether the test stops after the last update."""
+        """Whether the test stops after the last update (False before the first)."""
+        if self.count == 0:
+            return False
         if self.stop_on_nan:
             return not self.last <= self.stop * self.best
         return self.last > self.stop * self.best

@@ -314,3 +314,15 @@ def test_a_curve_too_short_for_slide_gets_nan():
     out = suggestions(x[:20], y[:20], num_it=25)  # 13 points: too few for slide
     assert np.isnan(out["slide"])
     assert not np.isnan(out["valley"])
+
+
+def test_a_fresh_smoothed_loss_has_not_diverged():
+    """Before its first loss a range test has nothing to stop on (either mode)."""
+    for nan_stops in (True, False):
+        s = SmoothedLoss(stop_on_nan=nan_stops)
+        assert s.diverged is False
+        assert np.isnan(s.last)
+        s.update(1.0)
+        assert s.diverged is False
+        s.update(float("nan"))
+        assert s.diverged is nan_stops  # fastai 2 runs on past a NaN
